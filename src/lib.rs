@@ -1,0 +1,21 @@
+//! Hermod: an actor-based, high-throughput mail engine.
+//!
+//! # Layout
+//! - [`config`]: the typed, strict TOML configuration and its checks.
+//! - [`protocol`]: pure protocol state machines (SMTP, POP3) and mail types; no I/O.
+//! - [`storage`]: the [`storage::Store`] trait, the sled + spool-segment backend and an
+//!   in-memory backend, with one contract test suite for both.
+//! - [`net`]: listeners, TLS (rustls) and the stream type sessions run on.
+//! - [`actors`]: the supervised actix actor tree: sessions, spool writer, delivery, mailboxes.
+//! - [`auth`]: password hashing (argon2id) and credential checks.
+//! - [`admin`]: the local admin socket the CLI talks to while the server runs.
+//! - [`metrics`]: every metric Hermod exports, declared once.
+
+pub mod actors;
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod metrics;
+pub mod net;
+pub mod protocol;
+pub mod storage;

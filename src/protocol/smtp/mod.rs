@@ -1,0 +1,1 @@
+//! smtp (work in progress)
