@@ -7,15 +7,19 @@
 //!   in-memory backend, with one contract test suite for both.
 //! - [`net`]: listeners, TLS (rustls) and the stream type sessions run on.
 //! - [`actors`]: the supervised actix actor tree: sessions, spool writer, delivery, mailboxes.
+//! - [`directory`]: local domains, accounts, aliases and catch-alls, in memory.
 //! - [`auth`]: password hashing (argon2id) and credential checks.
 //! - [`admin`]: the local admin socket the CLI talks to while the server runs.
+//! - [`server`]: start-up and the shutdown sequence.
 //! - [`metrics`]: every metric Hermod exports, declared once.
 
 pub mod actors;
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod directory;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
+pub mod server;
 pub mod storage;

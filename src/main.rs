@@ -1,1 +1,231 @@
-fn main() {}
+//! The `hermod` command: run the server, check a configuration, manage accounts.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+
+use hermod::admin::{self, Request};
+use hermod::config::Config;
+use hermod::server;
+use hermod::storage::SledStore;
+
+/// Hermod: SMTP, a durable queue, local delivery and POP3 in one server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (built-in defaults when no config file is given).
+    Serve(ConfigArg),
+    /// Check a configuration file and print every problem found.
+    CheckConfig(ConfigArg),
+    /// Print an example configuration with every key, its default and what it does.
+    ExampleConfig,
+    /// Manage accounts (works whether or not the server is running).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// The TOML configuration file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PasswordArg {
+    /// The password (visible to other local users in the process list; prefer --password-stdin).
+    #[arg(long, conflicts_with = "password_stdin", required_unless_present = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account and its INBOX.
+    Add {
+        /// The account's address, in a local domain; also its login.
+        address: String,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List the accounts.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Delete an account and its mail.
+    Del {
+        /// The account's address.
+        address: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Change an account's password.
+    Passwd {
+        /// The account's address.
+        address: String,
+        #[command(flatten)]
+        password: PasswordArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn main() -> ExitCode {
+    // One crypto provider for the whole process (see DEPENDENCIES: ring only).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hermod: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(arg) => {
+            let config = load(arg.config.as_deref())?;
+            let problems = config.check();
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("hermod: config: {p}");
+                }
+                bail!("{} configuration problem(s)", problems.len());
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("hermod-io")
+                .build()
+                .context("starting the runtime")?;
+            runtime.block_on(server::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig(arg) => {
+            let problems = match arg.config.as_deref() {
+                Some(path) => match Config::load(path) {
+                    Ok(config) => config.check(),
+                    Err(errors) => errors.0,
+                },
+                None => Config::default().check(),
+            };
+            if problems.is_empty() {
+                println!("configuration ok");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::ExampleConfig => {
+            print!("{}", hermod::config::example_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => user(command),
+    }
+}
+
+fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Config::load(path).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display())),
+        None => Ok(Config::default()),
+    }
+}
+
+fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
+    let (config_path, request) = match command {
+        UserCommand::Add {
+            address,
+            password,
+            config,
+        } => {
+            let password_hash = hash(&password)?;
+            let request = Request::UserAdd {
+                address,
+                password_hash,
+            };
+            (config.config, request)
+        }
+        UserCommand::Passwd {
+            address,
+            password,
+            config,
+        } => {
+            let password_hash = hash(&password)?;
+            let request = Request::UserPasswd {
+                address,
+                password_hash,
+            };
+            (config.config, request)
+        }
+        UserCommand::Del { address, config } => (config.config, Request::UserDel { address }),
+        UserCommand::List { config } => (config.config, Request::UserList),
+    };
+    let config = load(config_path.as_deref())?;
+    let socket = config.data_dir.join(server::ADMIN_SOCKET);
+    let response = match admin::request(&socket, &request)
+        .with_context(|| format!("talking to the server at {}", socket.display()))?
+    {
+        Some(response) => response,
+        None => {
+            // No server running: the store is ours to open.
+            let path = server::store_path(&config.data_dir);
+            let store = SledStore::open(&path, 16 * 1024 * 1024).with_context(|| {
+                format!(
+                    "opening {} (no server answered on {})",
+                    path.display(),
+                    socket.display()
+                )
+            })?;
+            admin::execute(&store, None, &config, request)
+        }
+    };
+    if !response.ok {
+        bail!("{}", response.error.unwrap_or_else(|| "failed".into()));
+    }
+    for user in response.users {
+        println!("{user}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash(password: &PasswordArg) -> anyhow::Result<String> {
+    let password = match (&password.password, password.password_stdin) {
+        (Some(p), _) => p.clone(),
+        (None, _) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(64 * 1024)
+                .read_to_string(&mut text)
+                .context("reading the password from standard input")?;
+            text.lines().next().unwrap_or_default().to_string()
+        }
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(hermod::auth::hash_password(&password)?)
+}

@@ -1,1 +1,212 @@
-//! metrics (work in progress)
+//! Every metric Hermod exports, declared once with its help text, plus typed helpers to
+//! record them. Labels are bounded: protocol, listener, command, result, kind — never a
+//! user, an address, an IP or a message id.
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Seconds buckets for fsync-bound commits: 100 µs to 10 s.
+const COMMIT_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+/// Messages per group commit.
+const BATCH_SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+/// Installs the Prometheus recorder and describes every metric; call once, early.
+pub fn install() -> Result<PrometheusHandle, BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_spool_commit_duration_seconds".into()),
+            COMMIT_SECONDS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_delivery_duration_seconds".into()),
+            COMMIT_SECONDS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_spool_commit_batch_size".into()),
+            BATCH_SIZES,
+        )?
+        .install_recorder()?;
+    describe_all();
+    gauge!("hermod_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Ok(handle)
+}
+
+fn describe_all() {
+    describe_gauge!("hermod_build_info", "Always 1; the version label says which build runs.");
+    describe_gauge!("hermod_sessions", "Client sessions currently open, by protocol.");
+    describe_counter!(
+        "hermod_smtp_connections_total",
+        "SMTP connections accepted, by listener."
+    );
+    describe_counter!(
+        "hermod_connections_total",
+        "Connections accepted, by protocol and listener."
+    );
+    describe_counter!(
+        "hermod_connections_refused_total",
+        "Connections refused by a connection limit, by protocol."
+    );
+    describe_counter!(
+        "hermod_smtp_messages_total",
+        "Messages at the end of DATA/BDAT, by listener and result (accepted, rejected, tempfail)."
+    );
+    describe_counter!(
+        "hermod_smtp_commands_total",
+        "SMTP commands handled, by command and result (ok, error)."
+    );
+    describe_histogram!(
+        "hermod_spool_commit_duration_seconds",
+        "Time of one spool group commit, fsync included."
+    );
+    describe_histogram!(
+        "hermod_spool_commit_batch_size",
+        "Messages made durable by one spool group commit."
+    );
+    describe_counter!(
+        "hermod_spool_commit_bytes_total",
+        "Message bytes made durable by spool commits."
+    );
+    describe_counter!(
+        "hermod_delivery_attempts_total",
+        "Delivery attempts, by transport (local, smtp) and result (delivered, deferred, failed)."
+    );
+    describe_histogram!(
+        "hermod_delivery_duration_seconds",
+        "Time of one local delivery batch."
+    );
+    describe_gauge!(
+        "hermod_queue_messages",
+        "Recipients waiting in the queue, by state (local, remote)."
+    );
+    describe_counter!(
+        "hermod_pop3_commands_total",
+        "POP3 commands handled, by command and result (ok, error)."
+    );
+    describe_gauge!(
+        "hermod_actor_mailbox_depth",
+        "Requests waiting for an actor, by actor kind."
+    );
+    describe_counter!(
+        "hermod_auth_attempts_total",
+        "Authentication attempts, by protocol and result (ok, invalid, tempfail)."
+    );
+    describe_counter!(
+        "hermod_tls_handshakes_total",
+        "TLS handshakes, by protocol and result (ok, error)."
+    );
+    describe_counter!(
+        "hermod_backpressure_total",
+        "Requests refused or delayed because a bound was reached, by reason."
+    );
+    describe_gauge!(
+        "hermod_storage_bytes",
+        "Bytes on disk, by kind (metadata, spool)."
+    );
+}
+
+/// A connection was accepted on `listener`.
+pub fn connection_opened(protocol: &'static str, listener: &'static str) {
+    counter!("hermod_connections_total", "protocol" => protocol, "listener" => listener)
+        .increment(1);
+    if protocol == "smtp" {
+        counter!("hermod_smtp_connections_total", "listener" => listener).increment(1);
+    }
+}
+
+/// A connection was refused by a limit.
+pub fn connection_refused(protocol: &'static str) {
+    counter!("hermod_connections_refused_total", "protocol" => protocol).increment(1);
+}
+
+/// Counts an open session for as long as it lives.
+pub struct SessionGauge(&'static str);
+
+impl SessionGauge {
+    /// Starts counting a session of `protocol`.
+    pub fn new(protocol: &'static str) -> Self {
+        gauge!("hermod_sessions", "protocol" => protocol).increment(1.0);
+        SessionGauge(protocol)
+    }
+}
+
+impl Drop for SessionGauge {
+    fn drop(&mut self) {
+        gauge!("hermod_sessions", "protocol" => self.0).decrement(1.0);
+    }
+}
+
+/// One protocol command and whether it succeeded.
+pub fn command(protocol: &'static str, command: &'static str, ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    match protocol {
+        "pop3" => counter!("hermod_pop3_commands_total", "command" => command, "result" => result)
+            .increment(1),
+        _ => counter!("hermod_smtp_commands_total", "command" => command, "result" => result)
+            .increment(1),
+    }
+}
+
+/// A message reached the end of DATA/BDAT.
+pub fn smtp_message(listener: &'static str, result: &'static str) {
+    counter!("hermod_smtp_messages_total", "listener" => listener, "result" => result)
+        .increment(1);
+}
+
+/// One spool group commit.
+pub fn spool_commit(seconds: f64, messages: usize, bytes: u64) {
+    histogram!("hermod_spool_commit_duration_seconds").record(seconds);
+    histogram!("hermod_spool_commit_batch_size").record(messages as f64);
+    counter!("hermod_spool_commit_bytes_total").increment(bytes);
+}
+
+/// Delivery attempts of one transport and result.
+pub fn delivery(transport: &'static str, result: &'static str, count: u64) {
+    counter!("hermod_delivery_attempts_total", "transport" => transport, "result" => result)
+        .increment(count);
+}
+
+/// Duration of one local delivery batch.
+pub fn delivery_duration(seconds: f64) {
+    histogram!("hermod_delivery_duration_seconds").record(seconds);
+}
+
+/// Recipients waiting in the queue by state.
+pub fn queue_depth(state: &'static str, delta: f64) {
+    gauge!("hermod_queue_messages", "state" => state).increment(delta);
+}
+
+/// Requests waiting for actors of one kind (absolute value).
+pub fn mailbox_depth(kind: &'static str, depth: usize) {
+    gauge!("hermod_actor_mailbox_depth", "kind" => kind).set(depth as f64);
+}
+
+/// Requests waiting for actors of one kind (change).
+pub fn mailbox_depth_add(kind: &'static str, delta: f64) {
+    gauge!("hermod_actor_mailbox_depth", "kind" => kind).increment(delta);
+}
+
+/// One authentication attempt.
+pub fn auth(protocol: &'static str, result: &'static str) {
+    counter!("hermod_auth_attempts_total", "protocol" => protocol, "result" => result)
+        .increment(1);
+}
+
+/// One TLS handshake.
+pub fn tls_handshake(protocol: &'static str, ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    counter!("hermod_tls_handshakes_total", "protocol" => protocol, "result" => result)
+        .increment(1);
+}
+
+/// Storage size of one kind.
+pub fn storage_bytes(kind: &'static str, bytes: u64) {
+    gauge!("hermod_storage_bytes", "kind" => kind).set(bytes as f64);
+}
+
+/// A bound was hit and a client was told to wait or retry.
+pub fn backpressure(reason: &'static str) {
+    counter!("hermod_backpressure_total", "reason" => reason).increment(1);
+}

@@ -1,0 +1,211 @@
+//! One actor per active mailbox: it batches local deliveries into store transactions (one
+//! blocking call per batch, never two at once for the same mailbox) and holds the POP3
+//! maildrop lock (RFC 1939 §8: one session at a time).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix::dev::ArbiterHandle;
+
+use crate::metrics;
+use crate::storage::{LocalDelivery, LocalOutcome, Store};
+
+/// Deliveries per store call: large enough to amortize, small enough to stay responsive.
+const MAX_BATCH: usize = 512;
+/// Wait before retrying deliveries the store failed.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Deliver these queued recipients into this mailbox.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Vec<LocalDelivery>);
+
+/// Take the POP3 lock; `None` when another session holds it.
+#[derive(Message)]
+#[rtype(result = "Option<u64>")]
+pub struct LockMaildrop;
+
+/// Give back the POP3 lock taken with this token.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnlockMaildrop(pub u64);
+
+/// The per-mailbox actor.
+pub struct Mailbox {
+    store: Arc<dyn Store>,
+    pending: Vec<LocalDelivery>,
+    delivering: bool,
+    lock: Option<u64>,
+    next_token: u64,
+}
+
+impl Mailbox {
+    fn new(store: Arc<dyn Store>) -> Self {
+        Mailbox {
+            store,
+            pending: Vec::new(),
+            delivering: false,
+            lock: None,
+            next_token: 1,
+        }
+    }
+
+    fn deliver_next(&mut self, ctx: &mut Context<Self>) {
+        if self.delivering || self.pending.is_empty() {
+            return;
+        }
+        self.delivering = true;
+        let take = self.pending.len().min(MAX_BATCH);
+        let batch: Vec<LocalDelivery> = self.pending.drain(..take).collect();
+        metrics::mailbox_depth_add("mailbox", -(batch.len() as f64));
+        let store = Arc::clone(&self.store);
+        let started = Instant::now();
+        let work = async move {
+            tokio::task::spawn_blocking(move || {
+                let outcome = store.deliver_local(&batch);
+                (batch, outcome)
+            })
+            .await
+        };
+        ctx.spawn(work.into_actor(self).map(move |joined, act, ctx| {
+            act.delivering = false;
+            metrics::delivery_duration(started.elapsed().as_secs_f64());
+            let mut retry = Vec::new();
+            match joined {
+                Ok((batch, Ok(outcomes))) => {
+                    let (mut done, mut dup) = (0u64, 0u64);
+                    for (item, outcome) in batch.into_iter().zip(outcomes) {
+                        match outcome {
+                            Ok(LocalOutcome::Delivered { .. }) => done += 1,
+                            Ok(LocalOutcome::AlreadyDone) => dup += 1,
+                            Err(e) => {
+                                tracing::warn!(user = %item.user, error = %e, "delivery deferred");
+                                retry.push(item);
+                            }
+                        }
+                    }
+                    metrics::delivery("local", "delivered", done);
+                    metrics::queue_depth("local", -((done + dup) as f64));
+                }
+                Ok((batch, Err(e))) => {
+                    tracing::warn!(error = %e, count = batch.len(), "delivery batch deferred");
+                    retry = batch;
+                }
+                Err(e) => tracing::error!(error = %e, "delivery task panicked"),
+            }
+            if !retry.is_empty() {
+                metrics::delivery("local", "deferred", retry.len() as u64);
+                ctx.run_later(RETRY_AFTER, move |act, ctx| {
+                    metrics::mailbox_depth_add("mailbox", retry.len() as f64);
+                    act.pending.extend(retry);
+                    act.deliver_next(ctx);
+                });
+            }
+            act.deliver_next(ctx);
+        }));
+    }
+}
+
+impl Actor for Mailbox {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(items): Deliver, ctx: &mut Context<Self>) {
+        metrics::mailbox_depth_add("mailbox", items.len() as f64);
+        self.pending.extend(items);
+        self.deliver_next(ctx);
+    }
+}
+
+impl Handler<LockMaildrop> for Mailbox {
+    type Result = Option<u64>;
+
+    fn handle(&mut self, _: LockMaildrop, _ctx: &mut Context<Self>) -> Option<u64> {
+        if self.lock.is_some() {
+            return None;
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        self.lock = Some(token);
+        Some(token)
+    }
+}
+
+impl Handler<UnlockMaildrop> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, UnlockMaildrop(token): UnlockMaildrop, _ctx: &mut Context<Self>) {
+        if self.lock == Some(token) {
+            self.lock = None;
+        }
+    }
+}
+
+/// Holds a POP3 maildrop lock; dropping it (session end, error, panic) releases it.
+pub struct MaildropLock {
+    mailbox: Addr<Mailbox>,
+    token: u64,
+}
+
+impl MaildropLock {
+    /// Takes the lock of `user`'s maildrop, or None when another session has it.
+    pub async fn acquire(registry: &MailboxRegistry, user: &str) -> Option<MaildropLock> {
+        let mailbox = registry.get(user);
+        let token = mailbox.send(LockMaildrop).await.ok().flatten()?;
+        Some(MaildropLock { mailbox, token })
+    }
+}
+
+impl Drop for MaildropLock {
+    fn drop(&mut self) {
+        // A control message: it must get through even when the inbox is busy.
+        self.mailbox.do_send(UnlockMaildrop(self.token));
+    }
+}
+
+/// Finds or starts the actor of a mailbox, spreading them over the arbiters.
+#[derive(Clone)]
+pub struct MailboxRegistry {
+    inner: Arc<Registry>,
+}
+
+struct Registry {
+    store: Arc<dyn Store>,
+    arbiters: Vec<ArbiterHandle>,
+    next: AtomicUsize,
+    actors: Mutex<HashMap<String, Addr<Mailbox>>>,
+}
+
+impl MailboxRegistry {
+    /// A registry starting mailbox actors on `arbiters` (at least one).
+    pub fn new(store: Arc<dyn Store>, arbiters: Vec<ArbiterHandle>) -> Self {
+        MailboxRegistry {
+            inner: Arc::new(Registry {
+                store,
+                arbiters,
+                next: AtomicUsize::new(0),
+                actors: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The actor of `user`'s mailboxes, started on first use.
+    pub fn get(&self, user: &str) -> Addr<Mailbox> {
+        let inner = &self.inner;
+        let mut actors = inner.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(addr) = actors.get(user).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len();
+        let store = Arc::clone(&inner.store);
+        let addr = Mailbox::start_in_arbiter(&inner.arbiters[i], move |_| Mailbox::new(store));
+        actors.insert(user.to_string(), addr.clone());
+        addr
+    }
+}

@@ -1,0 +1,235 @@
+//! One actor per POP3 connection (pop3 with STLS, pop3s). The connection task feeds the
+//! pure [`pop3::Session`] and carries out its actions: AUTH, the maildrop lock and listing,
+//! message retrieval, and the UPDATE-state expunge.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+
+use super::connection::{Connection, Read};
+use super::mailbox::MaildropLock;
+use super::Services;
+use crate::metrics::{self, SessionGauge};
+use crate::net::{ConnectionGuard, ListenerRole, Stream};
+use crate::protocol::pop3::{self, Action, AuthVerdict, MaildropEntry, MaildropResult};
+use crate::storage::MessageMeta;
+
+/// The POP3 maildrop is the user's INBOX (RFC 1939 §3).
+const MAILDROP: &str = "INBOX";
+
+/// A session actor; it stops when its connection ends.
+pub struct Pop3Session {
+    start: Option<Start>,
+}
+
+struct Start {
+    services: Arc<Services>,
+    role: ListenerRole,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    guard: ConnectionGuard,
+}
+
+impl Pop3Session {
+    /// A session for an accepted connection; start it on an arbiter.
+    pub fn new(
+        services: Arc<Services>,
+        role: ListenerRole,
+        tcp: tokio::net::TcpStream,
+        peer: SocketAddr,
+        guard: ConnectionGuard,
+    ) -> Self {
+        Pop3Session {
+            start: Some(Start {
+                services,
+                role,
+                tcp,
+                peer,
+                guard,
+            }),
+        }
+    }
+}
+
+impl Actor for Pop3Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(start) = self.start.take() {
+            let run = async move {
+                let span = tracing::debug_span!("pop3", peer = %start.peer);
+                let _gauge = SessionGauge::new("pop3");
+                let _guard = start.guard;
+                let driver = Driver {
+                    services: start.services,
+                    role: start.role,
+                    peer: start.peer,
+                    user: None,
+                    lock: None,
+                    messages: Vec::new(),
+                };
+                tracing::Instrument::instrument(driver.run(start.tcp), span).await;
+            };
+            ctx.spawn(run.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        }
+    }
+}
+
+struct Driver {
+    services: Arc<Services>,
+    role: ListenerRole,
+    peer: SocketAddr,
+    user: Option<String>,
+    /// Held from a successful login to the end of the session.
+    lock: Option<MaildropLock>,
+    /// The maildrop as listed at login; message numbers index it.
+    messages: Vec<MessageMeta>,
+}
+
+impl Driver {
+    async fn run(mut self, tcp: tokio::net::TcpStream) {
+        let svc = Arc::clone(&self.services);
+        let timeouts = &svc.config.timeouts;
+        let mut conn = Connection::new(Stream::Plain(tcp), timeouts.pop3_idle, svc.shutdown.clone());
+        if self.role.implicit_tls() {
+            let ok = conn.start_tls(&svc.tls, timeouts.tls_handshake).await.is_ok();
+            metrics::tls_handshake("pop3", ok);
+            if !ok {
+                return;
+            }
+        }
+        // Clear-text passwords only over TLS or from this machine (RFC 2595 §2.1).
+        let plaintext_allowed = self.peer.ip().is_loopback();
+        let mut session = pop3::Session::new(svc.pop3_config(), conn.is_tls(), plaintext_allowed);
+        conn.queue(&session.greeting());
+        loop {
+            let action = session.next_action();
+            for event in session.take_events() {
+                metrics::command("pop3", event.command, event.ok);
+            }
+            match action {
+                Action::Write(bytes) => conn.queue(&bytes),
+                Action::Read => {
+                    if conn.flush().await.is_err() {
+                        return;
+                    }
+                    match conn.read().await {
+                        Read::Data(n) => session.receive(conn.input(n)),
+                        Read::Closed => return,
+                        Read::Idle => {
+                            conn.queue(&session.timeout_reply());
+                            break;
+                        }
+                        Read::Shutdown => {
+                            conn.queue(&session.shutdown_reply());
+                            break;
+                        }
+                    }
+                }
+                Action::Authenticate {
+                    authzid,
+                    user,
+                    password,
+                } => {
+                    let verdict = svc.auth.verify(authzid.as_deref(), &user, &password).await;
+                    let (verdict, result) = match verdict {
+                        crate::auth::Verdict::Ok(user) => (AuthVerdict::Ok { user }, "ok"),
+                        crate::auth::Verdict::Invalid => (AuthVerdict::Invalid, "invalid"),
+                        crate::auth::Verdict::TempFail => (AuthVerdict::TempFail, "tempfail"),
+                    };
+                    metrics::auth("pop3", result);
+                    session.auth_verdict(verdict);
+                }
+                Action::OpenMaildrop { user } => {
+                    let result = self.open_maildrop(user).await;
+                    session.maildrop_opened(result);
+                }
+                Action::Retrieve { index, .. } => match self.read(index).await {
+                    Some(content) => session.message_content(&content),
+                    None => session.message_unavailable(),
+                },
+                Action::Update { deleted } => {
+                    let ok = self.update(&deleted).await;
+                    session.update_done(ok);
+                }
+                Action::StartTls => {
+                    let ok = conn
+                        .start_tls(&svc.tls, timeouts.tls_handshake)
+                        .await
+                        .is_ok();
+                    metrics::tls_handshake("pop3", ok);
+                    if !ok {
+                        return;
+                    }
+                    session.tls_established();
+                }
+                Action::Close => break,
+            }
+        }
+        conn.close().await;
+    }
+
+    async fn open_maildrop(&mut self, user: String) -> MaildropResult {
+        let Some(lock) = MaildropLock::acquire(&self.services.mailboxes, &user).await else {
+            return MaildropResult::InUse;
+        };
+        let store = Arc::clone(&self.services.store);
+        let owner = user.clone();
+        let listed = tokio::task::spawn_blocking(move || {
+            let info = store.mailbox(&owner, MAILDROP)?;
+            let messages = store.messages(&owner, MAILDROP)?;
+            Ok::<_, crate::storage::StoreError>((info, messages))
+        })
+        .await;
+        match listed {
+            Ok(Ok((info, messages))) => {
+                let uidvalidity = info.map_or(0, |i| i.uidvalidity);
+                // RFC 1939 §7: the unique-id stays the same across sessions; UIDVALIDITY
+                // and UID together never repeat for another message.
+                let entries = messages
+                    .iter()
+                    .map(|m| MaildropEntry {
+                        uidl: format!("{uidvalidity}.{}", m.uid),
+                        size: m.size,
+                    })
+                    .collect();
+                self.messages = messages;
+                self.user = Some(user);
+                self.lock = Some(lock);
+                MaildropResult::Opened(entries)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "maildrop listing failed");
+                MaildropResult::Failed
+            }
+            Err(_) => MaildropResult::Failed,
+        }
+    }
+
+    async fn read(&self, index: usize) -> Option<bytes::Bytes> {
+        let blob = self.messages.get(index)?.blob;
+        let store = Arc::clone(&self.services.store);
+        tokio::task::spawn_blocking(move || store.read_blob(blob))
+            .await
+            .ok()?
+            .ok()
+    }
+
+    async fn update(&mut self, deleted: &[usize]) -> bool {
+        let Some(user) = self.user.clone() else {
+            return deleted.is_empty();
+        };
+        let uids: Vec<u32> = deleted
+            .iter()
+            .filter_map(|&i| self.messages.get(i).map(|m| m.uid))
+            .collect();
+        if uids.is_empty() {
+            return true;
+        }
+        let store = Arc::clone(&self.services.store);
+        let expunged =
+            tokio::task::spawn_blocking(move || store.expunge(&user, MAILDROP, &uids)).await;
+        matches!(expunged, Ok(Ok(())))
+    }
+}

@@ -1,0 +1,290 @@
+//! One actor per SMTP connection (MX, submission, submissions). The actor owns a connection
+//! task that feeds the pure [`smtp::Session`] and carries out its actions: replies, recipient
+//! checks against the directory, AUTH against the authenticator, STARTTLS, and spooling.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytes::Bytes;
+
+use super::connection::{Connection, Read};
+use super::spool_writer::{Spool, SpoolError};
+use super::Services;
+use crate::directory::{Resolution, Target};
+use crate::metrics::{self, SessionGauge};
+use crate::net::{ConnectionGuard, ListenerRole, Stream};
+use crate::protocol::mail::Address;
+use crate::protocol::smtp::{
+    self, Action, AuthVerdict, RcptVerdict, Route, SpoolVerdict, Transaction,
+};
+use crate::storage::{DeliveryTarget, NewMessage, QueuedRecipient, StoreError};
+
+/// A session actor; it stops when its connection ends.
+pub struct SmtpSession {
+    start: Option<Start>,
+}
+
+struct Start {
+    services: Arc<Services>,
+    role: ListenerRole,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    guard: ConnectionGuard,
+}
+
+impl SmtpSession {
+    /// A session for an accepted connection; start it on an arbiter.
+    pub fn new(
+        services: Arc<Services>,
+        role: ListenerRole,
+        tcp: tokio::net::TcpStream,
+        peer: SocketAddr,
+        guard: ConnectionGuard,
+    ) -> Self {
+        SmtpSession {
+            start: Some(Start {
+                services,
+                role,
+                tcp,
+                peer,
+                guard,
+            }),
+        }
+    }
+}
+
+impl Actor for SmtpSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(start) = self.start.take() {
+            let run = async move {
+                let session_id: u64 = rand::random();
+                let span = tracing::debug_span!("smtp", session_id = %format!("{session_id:016x}"), peer = %start.peer);
+                let _gauge = SessionGauge::new("smtp");
+                let _guard = start.guard;
+                let driver = Driver {
+                    services: start.services,
+                    role: start.role,
+                    peer: start.peer,
+                    session_id,
+                    messages: 0,
+                    resolved: HashMap::new(),
+                };
+                tracing::Instrument::instrument(driver.run(start.tcp), span).await;
+            };
+            ctx.spawn(run.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        }
+    }
+}
+
+struct Driver {
+    services: Arc<Services>,
+    role: ListenerRole,
+    peer: SocketAddr,
+    session_id: u64,
+    messages: u64,
+    /// Resolutions made at RCPT time, used when the message is spooled.
+    resolved: HashMap<Address, Resolution>,
+}
+
+impl Driver {
+    async fn run(mut self, tcp: tokio::net::TcpStream) {
+        let svc = Arc::clone(&self.services);
+        let timeouts = &svc.config.timeouts;
+        let mut conn = Connection::new(Stream::Plain(tcp), timeouts.smtp_idle, svc.shutdown.clone());
+        if self.role.implicit_tls() {
+            let ok = conn.start_tls(&svc.tls, timeouts.tls_handshake).await.is_ok();
+            metrics::tls_handshake("smtp", ok);
+            if !ok {
+                return;
+            }
+        }
+        let trusted = svc.is_trusted(self.peer.ip());
+        let mut session = smtp::Session::new(svc.smtp_config(self.role), conn.is_tls(), trusted);
+        conn.queue(&session.greeting());
+        loop {
+            let action = session.next_action();
+            for event in session.take_events() {
+                metrics::command("smtp", event.command, event.ok);
+                if !event.ok && matches!(event.command, "DATA" | "BDAT") {
+                    metrics::smtp_message(self.role.name(), "rejected");
+                }
+            }
+            match action {
+                Action::Write(bytes) => conn.queue(&bytes),
+                Action::Read => {
+                    if conn.flush().await.is_err() {
+                        return;
+                    }
+                    match conn.read().await {
+                        Read::Data(n) => session.receive(conn.input(n)),
+                        Read::Closed => return,
+                        Read::Idle => {
+                            conn.queue(&session.timeout_reply());
+                            break;
+                        }
+                        Read::Shutdown => {
+                            conn.queue(&session.shutdown_reply());
+                            break;
+                        }
+                    }
+                }
+                Action::CheckRecipient(address) => {
+                    let verdict = self.check_recipient(address);
+                    session.rcpt_verdict(verdict);
+                }
+                Action::Authenticate {
+                    authzid,
+                    authcid,
+                    password,
+                } => {
+                    let verdict = svc.auth.verify(authzid.as_deref(), &authcid, &password).await;
+                    let (verdict, result) = match verdict {
+                        crate::auth::Verdict::Ok(user) => (AuthVerdict::Ok { user }, "ok"),
+                        crate::auth::Verdict::Invalid => (AuthVerdict::Invalid, "invalid"),
+                        crate::auth::Verdict::TempFail => (AuthVerdict::TempFail, "tempfail"),
+                    };
+                    metrics::auth("smtp", result);
+                    session.auth_verdict(verdict);
+                }
+                Action::StartTls => {
+                    let ok = conn
+                        .start_tls(&svc.tls, timeouts.tls_handshake)
+                        .await
+                        .is_ok();
+                    metrics::tls_handshake("smtp", ok);
+                    if !ok {
+                        return;
+                    }
+                    session.tls_established();
+                }
+                Action::Spool(tx) => {
+                    // The client waits for this reply anyway; send what is queued first.
+                    if conn.flush().await.is_err() {
+                        return;
+                    }
+                    let verdict = self.spool(tx).await;
+                    session.spool_verdict(verdict);
+                }
+                Action::Close => break,
+            }
+        }
+        conn.close().await;
+    }
+
+    fn check_recipient(&mut self, address: Address) -> RcptVerdict {
+        let directory = &self.services.directory;
+        let resolution = directory.resolve(address.local(), address.domain());
+        let verdict = match &resolution {
+            Resolution::Local(targets) => match targets.first() {
+                Some(Target::User(user)) => RcptVerdict::Local { user: user.clone() },
+                Some(Target::Remote(_)) => RcptVerdict::Local {
+                    user: address.to_string(),
+                },
+                None => RcptVerdict::NoSuchUser,
+            },
+            Resolution::NoSuchUser => RcptVerdict::NoSuchUser,
+            Resolution::NotLocal => RcptVerdict::NotLocal,
+        };
+        self.resolved.insert(address, resolution);
+        verdict
+    }
+
+    /// The queue's recipients for a transaction: aliases expanded, local accounts once each.
+    fn queue_recipients(&mut self, tx: &Transaction) -> Vec<QueuedRecipient> {
+        let mut out: Vec<QueuedRecipient> = Vec::new();
+        let mut push = |address: String, target: DeliveryTarget| {
+            let duplicate = out.iter().any(|r| match (&r.target, &target) {
+                (DeliveryTarget::Local { user: a }, DeliveryTarget::Local { user: b }) => a == b,
+                _ => r.address == address && r.target == target,
+            });
+            if !duplicate {
+                out.push(QueuedRecipient { address, target });
+            }
+        };
+        for rcpt in &tx.recipients {
+            let address = rcpt.address.to_string();
+            match (&rcpt.route, self.resolved.get(&rcpt.address)) {
+                (Route::Local { .. }, Some(Resolution::Local(targets))) => {
+                    for target in targets {
+                        match target {
+                            Target::User(user) => push(
+                                address.clone(),
+                                DeliveryTarget::Local { user: user.clone() },
+                            ),
+                            Target::Remote(remote) => {
+                                let domain = remote.rsplit('@').next().unwrap_or_default();
+                                push(
+                                    remote.clone(),
+                                    DeliveryTarget::Remote {
+                                        domain: domain.to_string(),
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+                (Route::Local { user }, _) => {
+                    push(address, DeliveryTarget::Local { user: user.clone() })
+                }
+                (Route::Remote, _) => {
+                    let domain = rcpt.address.domain().to_string();
+                    push(address, DeliveryTarget::Remote { domain });
+                }
+            }
+        }
+        self.resolved.clear();
+        out
+    }
+
+    async fn spool(&mut self, tx: Transaction) -> SpoolVerdict {
+        let svc = Arc::clone(&self.services);
+        self.messages += 1;
+        let local_id = format!("{:016X}.{}", self.session_id, self.messages);
+        let date = chrono::Utc::now();
+        let header = smtp::received_header(
+            &tx,
+            &self.peer.ip().to_string(),
+            &svc.config.hostname,
+            &local_id,
+            &date.to_rfc2822(),
+        );
+        let recipients = self.queue_recipients(&tx);
+        let mut body = Vec::with_capacity(header.len() + tx.body.len());
+        body.extend_from_slice(header.as_bytes());
+        body.extend_from_slice(&tx.body);
+        let message = NewMessage {
+            sender: tx.sender.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            recipients,
+            body: Bytes::from(body),
+            received_at: date.timestamp(),
+        };
+        let listener = self.role.name();
+        match svc.spool.send(Spool(message)).await {
+            Ok(Ok(id)) => {
+                metrics::smtp_message(listener, "accepted");
+                tracing::info!(queue_id = %format!("{id:016X}"), "message queued");
+                SpoolVerdict::Queued {
+                    id: format!("{id:016X}"),
+                }
+            }
+            Ok(Err(SpoolError::Store(StoreError::Full))) => {
+                metrics::smtp_message(listener, "tempfail");
+                SpoolVerdict::InsufficientStorage
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "message not spooled");
+                metrics::smtp_message(listener, "tempfail");
+                SpoolVerdict::TempFail
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spool writer unreachable");
+                metrics::smtp_message(listener, "tempfail");
+                SpoolVerdict::TempFail
+            }
+        }
+    }
+}
