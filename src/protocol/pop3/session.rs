@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::command::{Command, CommandError};
 use super::line::{Frame, LineReader};
-use super::maildrop::Maildrop;
+use super::maildrop::{Maildrop, MessageError};
 use super::multiline::encode_multiline;
 use super::sasl::decode_plain;
 use super::{Action, AuthVerdict, CommandEvent, MaildropResult, SessionConfig};
@@ -129,7 +129,10 @@ impl Session {
             }
             let sasl = matches!(self.state, State::SaslResponse);
             match self.lines.next_frame(sasl) {
-                Some(Frame::Line(line)) if sasl => self.handle_sasl_response(&line),
+                Some(Frame::Line(line)) if sasl => {
+                    let outcome = self.handle_sasl_response(&line);
+                    self.apply("AUTH", outcome);
+                }
                 Some(Frame::Line(line)) => match Command::parse(&line) {
                     Ok(command) => self.handle_command(command),
                     Err(err) => self.reject_syntax(err),
@@ -295,145 +298,115 @@ impl Session {
 
     fn handle_command(&mut self, command: Command) {
         let name = command.name();
-        match (&mut self.state, command) {
-            (_, Command::Capa) => {
-                let capa = self.capabilities();
-                self.reply(name, true, &capa);
+        let outcome = match (&mut self.state, command) {
+            (_, Command::Capa) => Outcome::Ok(self.capabilities()),
+            (_, Command::Noop) => Outcome::Ok("+OK\r\n".to_owned()),
+            (State::Authorization { user }, command) => {
+                let user = user.take();
+                self.handle_authorization(command, user)
             }
-            (_, Command::Noop) => self.reply(name, true, "+OK\r\n"),
-            (State::Authorization { .. }, Command::Quit) => {
+            (State::Transaction(maildrop), command) => transaction(maildrop, command),
+            _ => Outcome::Err(BAD_STATE.to_owned()),
+        };
+        self.apply(name, outcome);
+    }
+
+    fn apply(&mut self, name: &'static str, outcome: Outcome) {
+        match outcome {
+            Outcome::Ok(text) => self.reply(name, true, &text),
+            Outcome::Err(text) => self.reject(name, &text),
+            Outcome::Request(action, awaiting) => {
+                // RFC 1939 §6: QUIT enters UPDATE; nothing after it is processed.
+                if matches!(action, Action::Update { .. }) {
+                    self.state = State::Done;
+                }
+                self.request(action, awaiting);
+            }
+            Outcome::Handled => {}
+        }
+    }
+
+    /// AUTHORIZATION state; `user` is the name from a preceding USER, consumed here because
+    /// RFC 1939 §7 pairs it only with the PASS that follows it directly.
+    fn handle_authorization(&mut self, command: Command, user: Option<String>) -> Outcome {
+        let name = command.name();
+        match command {
+            Command::Quit => {
                 self.reply(name, true, BYE);
                 self.end();
+                Outcome::Handled
             }
-            (State::Authorization { .. }, Command::Stls) => self.handle_stls(),
-            (State::Authorization { .. }, Command::User(user)) => {
-                if self.auth_allowed() {
-                    self.state = State::Authorization { user: Some(user) };
-                    self.reply(name, true, "+OK Send PASS\r\n");
-                } else {
-                    self.reject(name, NEED_TLS);
-                }
+            Command::Stls => self.handle_stls(),
+            Command::User(_) | Command::Pass(_) if !self.auth_allowed() => {
+                Outcome::Err(NEED_TLS.to_owned())
             }
-            (State::Authorization { user }, Command::Pass(password)) => {
-                let user = user.take();
-                match user {
-                    _ if !self.auth_allowed() => self.reject(name, NEED_TLS),
-                    None => self.reject(name, "-ERR Send USER first\r\n"),
-                    Some(user) => self.request(
-                        Action::Authenticate {
-                            authzid: None,
-                            user,
-                            password,
-                        },
-                        Awaiting::Auth { command: name },
-                    ),
-                }
+            Command::User(user) => {
+                self.state = State::Authorization { user: Some(user) };
+                Outcome::Ok("+OK Send PASS\r\n".to_owned())
             }
-            (
-                State::Authorization { .. },
-                Command::Auth {
-                    mechanism,
-                    initial_response,
-                },
-            ) => self.handle_auth(mechanism, initial_response),
-            (State::Transaction(maildrop), command) => {
-                let (text, ok) = match command {
-                    Command::Stat => {
-                        let (count, size) = maildrop.stat();
-                        (format!("+OK {count} {size}\r\n"), true)
-                    }
-                    Command::List(None) => (maildrop.list_reply(), true),
-                    Command::Uidl(None) => (maildrop.uidl_reply(), true),
-                    Command::List(Some(msg)) => match maildrop.get(msg) {
-                        Ok((_, entry)) => (format!("+OK {msg} {}\r\n", entry.size), true),
-                        Err(err) => (format!("-ERR {err}\r\n"), false),
+            Command::Pass(password) => match user {
+                None => Outcome::Err("-ERR Send USER first\r\n".to_owned()),
+                Some(user) => Outcome::Request(
+                    Action::Authenticate {
+                        authzid: None,
+                        user,
+                        password,
                     },
-                    Command::Uidl(Some(msg)) => match maildrop.get(msg) {
-                        Ok((_, entry)) => (format!("+OK {msg} {}\r\n", entry.uidl), true),
-                        Err(err) => (format!("-ERR {err}\r\n"), false),
-                    },
-                    Command::Dele(msg) => match maildrop.delete(msg) {
-                        Ok(()) => (format!("+OK Message {msg} deleted\r\n"), true),
-                        Err(err) => (format!("-ERR {err}\r\n"), false),
-                    },
-                    Command::Rset => {
-                        maildrop.reset();
-                        let (count, size) = maildrop.stat();
-                        (format!("+OK {count} messages ({size} octets)\r\n"), true)
-                    }
-                    Command::Retr(msg) | Command::Top { msg, .. } => {
-                        let top_lines = match command {
-                            Command::Top { lines, .. } => Some(lines),
-                            _ => None,
-                        };
-                        match maildrop.get(msg) {
-                            Ok((index, _)) => {
-                                self.request(
-                                    Action::Retrieve { index, top_lines },
-                                    Awaiting::Retrieve { top_lines },
-                                );
-                                return;
-                            }
-                            Err(err) => (format!("-ERR {err}\r\n"), false),
-                        }
-                    }
-                    Command::Quit => {
-                        let deleted = maildrop.deleted_indexes();
-                        self.state = State::Done;
-                        self.request(Action::Update { deleted }, Awaiting::Update);
-                        return;
-                    }
-                    _ => (BAD_STATE.to_owned(), false),
-                };
-                if ok {
-                    self.reply(name, true, &text);
-                } else {
-                    self.reject(name, &text);
-                }
-            }
-            _ => self.reject(name, BAD_STATE),
+                    Awaiting::Auth { command: name },
+                ),
+            },
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.handle_auth(mechanism, initial_response),
+            _ => Outcome::Err(BAD_STATE.to_owned()),
         }
     }
 
     /// RFC 2595 §4: `+OK`, then the handshake; input pipelined behind STLS is dropped.
-    fn handle_stls(&mut self) {
+    fn handle_stls(&mut self) -> Outcome {
         if self.tls_active {
-            self.reject("STLS", "-ERR TLS is already active\r\n");
-            return;
+            return Outcome::Err("-ERR TLS is already active\r\n".to_owned());
         }
         self.reply("STLS", true, "+OK Begin TLS negotiation\r\n");
         self.lines.clear();
-        self.request(Action::StartTls, Awaiting::Tls);
+        Outcome::Request(Action::StartTls, Awaiting::Tls)
     }
 
     /// RFC 5034 §4: AUTH PLAIN with or without an initial response.
-    fn handle_auth(&mut self, mechanism: Option<String>, initial_response: Option<String>) {
+    fn handle_auth(
+        &mut self,
+        mechanism: Option<String>,
+        initial_response: Option<String>,
+    ) -> Outcome {
         let Some(mechanism) = mechanism else {
             let list = if self.auth_allowed() { "PLAIN\r\n" } else { "" };
-            self.reply("AUTH", true, &format!("+OK\r\n{list}.\r\n"));
-            return;
+            return Outcome::Ok(format!("+OK\r\n{list}.\r\n"));
         };
         if !mechanism.eq_ignore_ascii_case("PLAIN") {
-            self.reject("AUTH", "-ERR Unsupported SASL mechanism\r\n");
+            Outcome::Err("-ERR Unsupported SASL mechanism\r\n".to_owned())
         } else if !self.auth_allowed() {
-            self.reject("AUTH", NEED_TLS);
+            Outcome::Err(NEED_TLS.to_owned())
         } else if let Some(response) = initial_response {
-            self.handle_sasl_response(response.as_bytes());
+            self.handle_sasl_response(response.as_bytes())
         } else {
+            // RFC 5034 §4: an empty challenge; the AUTH event is recorded with the response.
             self.state = State::SaslResponse;
             self.out.extend_from_slice(b"+ \r\n");
+            Outcome::Handled
         }
     }
 
-    fn handle_sasl_response(&mut self, response: &[u8]) {
+    /// The response to AUTH PLAIN's challenge, or its initial response.
+    fn handle_sasl_response(&mut self, response: &[u8]) -> Outcome {
         self.state = State::Authorization { user: None };
         if response == b"*" {
-            // RFC 5034 §4: a cancelled exchange is rejected with -ERR.
+            // RFC 5034 §4: a cancelled exchange is rejected with -ERR; not a client error.
             self.reply("AUTH", false, "-ERR Authentication cancelled\r\n");
-            return;
+            return Outcome::Handled;
         }
         match decode_plain(response) {
-            Ok(credentials) => self.request(
+            Ok(credentials) => Outcome::Request(
                 Action::Authenticate {
                     authzid: credentials.authzid,
                     user: credentials.user,
@@ -441,7 +414,7 @@ impl Session {
                 },
                 Awaiting::Auth { command: "AUTH" },
             ),
-            Err(err) => self.reject("AUTH", &format!("-ERR {err}\r\n")),
+            Err(err) => Outcome::Err(format!("-ERR {err}\r\n")),
         }
     }
 
@@ -516,5 +489,67 @@ impl Session {
         self.pending = None;
         self.lines.clear();
         self.closing = true;
+    }
+}
+
+/// What a command handler decided; [`Session::apply`] carries it out.
+#[derive(Debug)]
+enum Outcome {
+    /// Reply with this `+OK` text.
+    Ok(String),
+    /// Reply with this `-ERR` text; counts toward `max_errors`.
+    Err(String),
+    /// Ask the actor, finishing the command when the answer arrives.
+    Request(Action, Awaiting),
+    /// The handler already replied (or deliberately has not yet).
+    Handled,
+}
+
+/// TRANSACTION state (RFC 1939 §5).
+fn transaction(maildrop: &mut Maildrop, command: Command) -> Outcome {
+    let lookup_err = |err: MessageError| Outcome::Err(format!("-ERR {err}\r\n"));
+    match command {
+        Command::Stat => {
+            let (count, size) = maildrop.stat();
+            Outcome::Ok(format!("+OK {count} {size}\r\n"))
+        }
+        Command::List(None) => Outcome::Ok(maildrop.list_reply()),
+        Command::Uidl(None) => Outcome::Ok(maildrop.uidl_reply()),
+        Command::List(Some(msg)) => match maildrop.get(msg) {
+            Ok((_, entry)) => Outcome::Ok(format!("+OK {msg} {}\r\n", entry.size)),
+            Err(err) => lookup_err(err),
+        },
+        Command::Uidl(Some(msg)) => match maildrop.get(msg) {
+            Ok((_, entry)) => Outcome::Ok(format!("+OK {msg} {}\r\n", entry.uidl)),
+            Err(err) => lookup_err(err),
+        },
+        Command::Dele(msg) => match maildrop.delete(msg) {
+            Ok(()) => Outcome::Ok(format!("+OK Message {msg} deleted\r\n")),
+            Err(err) => lookup_err(err),
+        },
+        Command::Rset => {
+            maildrop.reset();
+            let (count, size) = maildrop.stat();
+            Outcome::Ok(format!("+OK {count} messages ({size} octets)\r\n"))
+        }
+        Command::Retr(msg) => retrieve(maildrop, msg, None),
+        Command::Top { msg, lines } => retrieve(maildrop, msg, Some(lines)),
+        Command::Quit => Outcome::Request(
+            Action::Update {
+                deleted: maildrop.deleted_indexes(),
+            },
+            Awaiting::Update,
+        ),
+        _ => Outcome::Err(BAD_STATE.to_owned()),
+    }
+}
+
+fn retrieve(maildrop: &Maildrop, msg: usize, top_lines: Option<usize>) -> Outcome {
+    match maildrop.get(msg) {
+        Ok((index, _)) => Outcome::Request(
+            Action::Retrieve { index, top_lines },
+            Awaiting::Retrieve { top_lines },
+        ),
+        Err(err) => Outcome::Err(format!("-ERR {err}\r\n")),
     }
 }
