@@ -9,7 +9,7 @@
 //! [`Action::Update`], [`Action::StartTls`]) are answered through the matching `Session`
 //! method; until then the session processes no further input.
 //!
-//! Layout: [`line`] frames input lines, [`command`] parses them, [`sasl`] decodes AUTH PLAIN
+//! Layout: [`line`](mod@line) frames input lines, [`command`] parses them, [`sasl`] decodes AUTH PLAIN
 //! responses, [`maildrop`] holds the TRANSACTION-state view of the maildrop, [`multiline`]
 //! encodes multi-line responses and [`session`] is the state machine tying them together.
 
