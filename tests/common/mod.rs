@@ -195,11 +195,16 @@ impl Server {
 
     /// Number of messages in `user`'s maildrop, through POP3 STAT.
     pub fn pop3_count(&self, user: &str) -> usize {
+        self.pop3_count_pw(user, PASSWORD)
+    }
+
+    /// Like [`Server::pop3_count`] with another password.
+    pub fn pop3_count_pw(&self, user: &str, password: &str) -> usize {
         let mut c = Client::connect(self.addr("pop3"));
         c.expect("+OK");
         c.send(&format!("USER {user}\r\n"));
         c.expect("+OK");
-        c.send(&format!("PASS {PASSWORD}\r\n"));
+        c.send(&format!("PASS {password}\r\n"));
         c.expect("+OK");
         c.send("STAT\r\n");
         let line = c.line();
@@ -212,9 +217,14 @@ impl Server {
 
     /// Waits until `user` has `n` messages (deliveries are asynchronous after 250).
     pub fn wait_for_messages(&self, user: &str, n: usize) -> usize {
+        self.wait_for_messages_pw(user, PASSWORD, n)
+    }
+
+    /// Like [`Server::wait_for_messages`] with another password.
+    pub fn wait_for_messages_pw(&self, user: &str, password: &str, n: usize) -> usize {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let have = self.pop3_count(user);
+            let have = self.pop3_count_pw(user, password);
             if have >= n || Instant::now() > deadline {
                 return have;
             }
