@@ -1,1 +1,191 @@
-//! storage (work in progress)
+//! Durable storage: the [`Store`] trait and its contract, the sled + spool-segment backend
+//! ([`SledStore`]) and the in-memory backend ([`MemoryStore`]).
+//!
+//! Every method is synchronous and may block (disk I/O, fsync): async callers run them on a
+//! blocking pool (`spawn_blocking`, a `SyncArbiter`), never on an arbiter thread. A store is
+//! shared as `Arc<dyn Store>`; every method may be called from several threads at once.
+//!
+//! Durability contract (ARCHITECTURE.md, "Message path and the durability contract"): a
+//! message is acknowledged with `250` only after [`Store::spool`] returned; after `kill -9`
+//! at any moment a restart finds every spooled message, and every recipient that is not
+//! recorded as done is still `Pending` (delivered again at most once, never lost).
+
+mod codec;
+mod error;
+mod memory;
+mod sled_mailbox;
+mod sled_store;
+mod spool;
+mod types;
+
+#[cfg(test)]
+mod contract;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use sled_store::{SledOptions, SledStore};
+pub use types::{
+    BlobId, DeliveryTarget, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, NewMessage,
+    QueueId, QueuedMessage, QueuedRecipient, RecipientState, UserRecord,
+};
+
+/// A final outcome for one recipient of a queued message (remote delivery results).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientUpdate {
+    /// The queued message.
+    pub queue_id: QueueId,
+    /// Index into [`QueuedMessage::recipients`].
+    pub rcpt: u32,
+    /// `Delivered` or `Failed`; `Pending` is refused with [`StoreError::Invalid`].
+    pub state: RecipientState,
+}
+
+/// The storage contract every backend implements (see the module docs for threading).
+///
+/// "Durable on return" means the effect survives `kill -9` and power loss once the method
+/// has returned `Ok` (a real fsync/fdatasync happened). Operations not durable on return are
+/// atomic: after a crash they are either fully there or fully absent.
+pub trait Store: Send + Sync + 'static {
+    /// Spool a batch (bodies and queue records) with ONE group commit; ids in batch order.
+    ///
+    /// Durable on return. May block (at most two fsyncs per call, whatever the batch size).
+    /// Concurrent calls are serialised internally; each caller's batch is committed whole.
+    /// On error nothing of the batch is visible; [`StoreError::Full`] means no disk space.
+    fn spool(&self, batch: Vec<NewMessage>) -> Result<Vec<QueueId>, StoreError>;
+
+    /// Every queued message that still has a `Pending` recipient, in id order (restart
+    /// recovery).
+    ///
+    /// Reads only; may block (scans the queue). Runs concurrently with writers and sees each
+    /// message either before or after any given update, never half of one.
+    fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError>;
+
+    /// One queued message, `None` once all its recipients are done (or for an unknown id).
+    ///
+    /// Reads only; may block. Safe under concurrency like [`Store::queued`].
+    fn queued_message(&self, id: QueueId) -> Result<Option<QueuedMessage>, StoreError>;
+
+    /// Deliver local copies; each item is its own atomic transaction.
+    ///
+    /// An item appends the message to the mailbox (creating the mailbox if missing), raises
+    /// UIDNEXT and HIGHESTMODSEQ, references the blob and marks the recipient `Delivered`.
+    /// The item yields [`LocalOutcome::AlreadyDone`] if the recipient is not `Pending` (or
+    /// the message is no longer queued): a retry never makes a duplicate. When the last
+    /// `Pending` recipient of a message is done, its queue record is removed and the queue's
+    /// blob reference dropped. An unknown recipient index yields `Err(NotFound)` per item.
+    ///
+    /// NOT durable on return (a later durable call or [`Store::sync`] makes it durable); a
+    /// crash undoes an item whole, the recipient is then still `Pending`. May block.
+    /// Concurrent deliveries of the same recipient: exactly one gets `Delivered`. The outer
+    /// `Err` (I/O, corruption) aborts the rest of the list; items already applied stay and
+    /// answer `AlreadyDone` when retried.
+    fn deliver_local(
+        &self,
+        items: &[LocalDelivery],
+    ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError>;
+
+    /// Record final remote outcomes; each item is its own atomic update.
+    ///
+    /// An item yields `Ok(true)` if the recipient went from `Pending` to the new state,
+    /// `Ok(false)` if it was already done or the message is no longer queued. When no
+    /// `Pending` recipient remains the queue record is removed and its blob reference
+    /// dropped (read the body for a DSN before the last update). Durable on return, one
+    /// commit for the whole list; may block. Concurrent updates of one recipient: one wins.
+    fn update_recipients(
+        &self,
+        items: &[RecipientUpdate],
+    ) -> Result<Vec<Result<bool, StoreError>>, StoreError>;
+
+    /// The body of a message; [`StoreError::NotFound`] once its last reference is gone.
+    ///
+    /// Reads only; may block (file read). Safe under concurrency; a blob whose last
+    /// reference is dropped concurrently may be found or not found, never torn.
+    fn read_blob(&self, blob: BlobId) -> Result<bytes::Bytes, StoreError>;
+
+    /// A mailbox's counters, `None` if it does not exist.
+    ///
+    /// Reads only; may block. Sees a consistent snapshot of the counters.
+    fn mailbox(&self, user: &str, name: &str) -> Result<Option<MailboxInfo>, StoreError>;
+
+    /// Create an empty mailbox with a fresh UIDVALIDITY; [`StoreError::AlreadyExists`] if
+    /// it exists.
+    ///
+    /// Durable on return; may block. Of concurrent creations of one name exactly one wins.
+    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError>;
+
+    /// The messages of a mailbox in UID order; [`StoreError::NotFound`] if it does not exist.
+    ///
+    /// Reads only; may block (scans the mailbox). Concurrent appends or expunges may or may
+    /// not be seen, each one whole.
+    fn messages(&self, user: &str, name: &str) -> Result<Vec<MessageMeta>, StoreError>;
+
+    /// Remove messages (unknown UIDs are ignored) and drop their blob references; space is
+    /// reclaimed when a blob's last reference goes. [`StoreError::NotFound`] if the mailbox
+    /// does not exist.
+    ///
+    /// Durable on return; may block. Atomic for the whole UID list; UIDs are never reused.
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError>;
+
+    /// Insert or replace an account.
+    ///
+    /// Durable on return; may block. Concurrent puts of one address: the last one wins.
+    fn put_user(&self, user: UserRecord) -> Result<(), StoreError>;
+
+    /// An account by address, `None` if unknown.
+    ///
+    /// Reads only; may block.
+    fn user(&self, address: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Delete an account with its mailboxes and their blob references; `false` if unknown.
+    ///
+    /// Durable on return; may block. Deliveries to the account racing with the deletion
+    /// may land before it (and are deleted) or after it (and recreate the mailbox): stop
+    /// routing to the account first.
+    fn delete_user(&self, address: &str) -> Result<bool, StoreError>;
+
+    /// Every account, in address order.
+    ///
+    /// Reads only; may block (scans all accounts).
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Make every earlier write durable (a real fsync), e.g. before shutdown.
+    ///
+    /// May block. Safe to call concurrently with anything.
+    fn sync(&self) -> Result<(), StoreError>;
+
+    /// Approximate bytes on disk per kind (`"metadata"`, `"spool"`), for metrics.
+    ///
+    /// Reads only; may block (stats files).
+    fn disk_usage(&self) -> Result<Vec<(&'static str, u64)>, StoreError>;
+}
+
+/// Refuse names that cannot be stored: NUL separates the parts of composite keys.
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(StoreError::Invalid(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// A new UIDVALIDITY: the clock in seconds, but always above the previous one, never 0.
+///
+/// RFC 9051 §2.3.1.1: a mailbox recreated under the same name must get a different
+/// UIDVALIDITY, so the value only grows, even if the clock steps back.
+fn next_uidvalidity(previous: u32) -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let now = u32::try_from(now).unwrap_or(u32::MAX);
+    now.max(previous.wrapping_add(1)).max(1)
+}
+
+/// Counters of a just-created mailbox.
+fn new_mailbox_info(uidvalidity: u32) -> MailboxInfo {
+    MailboxInfo {
+        uidvalidity,
+        uidnext: 1,
+        // RFC 7162 §3.1.1: mod-sequences are positive, so an empty mailbox starts at 1.
+        highest_modseq: 1,
+        exists: 0,
+    }
+}

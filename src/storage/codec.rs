@@ -1,0 +1,235 @@
+//! On-disk encodings of the sled backend: keys (big-endian integers so range scans come
+//! back in id and UID order, NUL-separated names) and record values.
+//!
+//! Small fixed records (blob, mailbox, counters) use a fixed-width big-endian layout; the
+//! variable ones (queue envelope, message metadata, accounts) use serde_json.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::types::{BlobId, MailboxInfo, QueueId, QueuedMessage, QueuedRecipient, RecipientState};
+use super::StoreError;
+
+/// Where a body lives in the spool and how many references it has.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BlobRecord {
+    /// Segment file id.
+    pub segment: u64,
+    /// Offset of the body (after its entry header) in the segment.
+    pub offset: u64,
+    /// Body length in octets.
+    pub len: u64,
+    /// Queue record (0 or 1) plus mailbox copies; the record is deleted at 0.
+    pub refs: u32,
+}
+
+const BLOB_RECORD_LEN: usize = 28;
+const MAILBOX_RECORD_LEN: usize = 20;
+
+impl BlobRecord {
+    /// Fixed 28-byte encoding.
+    pub fn encode(&self) -> [u8; BLOB_RECORD_LEN] {
+        let mut out = [0u8; BLOB_RECORD_LEN];
+        out[..8].copy_from_slice(&self.segment.to_be_bytes());
+        out[8..16].copy_from_slice(&self.offset.to_be_bytes());
+        out[16..24].copy_from_slice(&self.len.to_be_bytes());
+        out[24..].copy_from_slice(&self.refs.to_be_bytes());
+        out
+    }
+
+    /// Inverse of [`BlobRecord::encode`].
+    pub fn decode(raw: &[u8]) -> Result<Self, StoreError> {
+        if raw.len() != BLOB_RECORD_LEN {
+            return Err(corrupt("blob record", raw.len()));
+        }
+        Ok(BlobRecord {
+            segment: be_u64(&raw[..8])?,
+            offset: be_u64(&raw[8..16])?,
+            len: be_u64(&raw[16..24])?,
+            refs: be_u32(&raw[24..])?,
+        })
+    }
+}
+
+/// Fixed 20-byte encoding of mailbox counters.
+pub(crate) fn encode_mailbox(info: &MailboxInfo) -> [u8; MAILBOX_RECORD_LEN] {
+    let mut out = [0u8; MAILBOX_RECORD_LEN];
+    out[..4].copy_from_slice(&info.uidvalidity.to_be_bytes());
+    out[4..8].copy_from_slice(&info.uidnext.to_be_bytes());
+    out[8..16].copy_from_slice(&info.highest_modseq.to_be_bytes());
+    out[16..].copy_from_slice(&info.exists.to_be_bytes());
+    out
+}
+
+/// Inverse of [`encode_mailbox`].
+pub(crate) fn decode_mailbox(raw: &[u8]) -> Result<MailboxInfo, StoreError> {
+    if raw.len() != MAILBOX_RECORD_LEN {
+        return Err(corrupt("mailbox record", raw.len()));
+    }
+    Ok(MailboxInfo {
+        uidvalidity: be_u32(&raw[..4])?,
+        uidnext: be_u32(&raw[4..8])?,
+        highest_modseq: be_u64(&raw[8..16])?,
+        exists: be_u32(&raw[16..])?,
+    })
+}
+
+/// The queue value: a [`QueuedMessage`] without its id (the id is the key).
+#[derive(Serialize, Deserialize)]
+struct QueueRecord {
+    sender: String,
+    received_at: i64,
+    size: u64,
+    blob: BlobId,
+    recipients: Vec<(QueuedRecipient, RecipientState)>,
+}
+
+/// Encode a queued message's value (its id is the key).
+pub(crate) fn encode_queued(msg: &QueuedMessage) -> Result<Vec<u8>, StoreError> {
+    let record = QueueRecord {
+        sender: msg.sender.clone(),
+        received_at: msg.received_at,
+        size: msg.size,
+        blob: msg.blob,
+        recipients: msg.recipients.clone(),
+    };
+    encode_json(&record)
+}
+
+/// Decode a queue entry.
+pub(crate) fn decode_queued(id: QueueId, raw: &[u8]) -> Result<QueuedMessage, StoreError> {
+    let r: QueueRecord = decode_json(raw)?;
+    Ok(QueuedMessage {
+        id,
+        sender: r.sender,
+        received_at: r.received_at,
+        size: r.size,
+        blob: r.blob,
+        recipients: r.recipients,
+    })
+}
+
+/// serde_json encoding of a variable record.
+pub(crate) fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
+}
+
+/// serde_json decoding; a failure means the stored bytes are damaged.
+pub(crate) fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+}
+
+/// `user NUL name`: the key of a mailbox.
+pub(crate) fn mailbox_key(user: &str, name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(user.len() + name.len() + 1);
+    key.extend_from_slice(user.as_bytes());
+    key.push(0);
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// `user NUL`: prefix of every mailbox and message key of one user (names hold no NUL).
+pub(crate) fn user_prefix(user: &str) -> Vec<u8> {
+    let mut key = user.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+/// `user NUL name NUL`: prefix of the message keys of one mailbox.
+pub(crate) fn messages_prefix(user: &str, name: &str) -> Vec<u8> {
+    let mut key = mailbox_key(user, name);
+    key.push(0);
+    key
+}
+
+/// Message key: mailbox prefix then the UID big-endian, so a prefix scan is in UID order.
+pub(crate) fn message_key(prefix: &[u8], uid: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 4);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&uid.to_be_bytes());
+    key
+}
+
+/// Big-endian u64 from exactly 8 bytes.
+pub(crate) fn be_u64(raw: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = raw.try_into().map_err(|_| corrupt("u64", raw.len()))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// Big-endian u32 from exactly 4 bytes.
+pub(crate) fn be_u32(raw: &[u8]) -> Result<u32, StoreError> {
+    let bytes: [u8; 4] = raw.try_into().map_err(|_| corrupt("u32", raw.len()))?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
+fn corrupt(what: &str, len: usize) -> StoreError {
+    StoreError::Corrupt(format!("{what} has a bad length ({len} bytes)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::types::DeliveryTarget;
+
+    #[test]
+    fn blob_record_round_trips_and_rejects_bad_length() {
+        let r = BlobRecord {
+            segment: 7,
+            offset: 1 << 40,
+            len: 12345,
+            refs: 3,
+        };
+        assert_eq!(BlobRecord::decode(&r.encode()).unwrap(), r);
+        assert!(matches!(
+            BlobRecord::decode(&[0; 27]),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn mailbox_round_trips() {
+        let m = MailboxInfo {
+            uidvalidity: 1,
+            uidnext: 2,
+            highest_modseq: 3,
+            exists: 4,
+        };
+        assert_eq!(decode_mailbox(&encode_mailbox(&m)).unwrap(), m);
+        assert!(decode_mailbox(b"short").is_err());
+    }
+
+    #[test]
+    fn queue_record_round_trips() {
+        let m = QueuedMessage {
+            id: 9,
+            sender: String::new(),
+            received_at: 1_700_000_000,
+            size: 10,
+            blob: BlobId(9),
+            recipients: vec![(
+                QueuedRecipient {
+                    address: "a@example.org".into(),
+                    target: DeliveryTarget::Remote {
+                        domain: "example.org".into(),
+                    },
+                },
+                RecipientState::Failed,
+            )],
+        };
+        assert_eq!(decode_queued(9, &encode_queued(&m).unwrap()).unwrap(), m);
+        assert!(matches!(
+            decode_queued(9, b"\xff{"),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn message_keys_sort_by_uid_within_a_mailbox() {
+        let p = messages_prefix("u", "INBOX");
+        assert!(message_key(&p, 2) < message_key(&p, 256));
+        assert!(message_key(&p, 256) < message_key(&p, 65536));
+        // A mailbox whose name extends another's never shares its message prefix.
+        assert!(!messages_prefix("u", "INBOX2").starts_with(&p));
+        assert!(messages_prefix("u", "INBOX").starts_with(&user_prefix("u")));
+        assert!(!mailbox_key("ux", "INBOX").starts_with(&user_prefix("u")));
+    }
+}

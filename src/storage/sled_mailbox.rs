@@ -1,0 +1,278 @@
+//! Mailboxes and accounts in the sled backend: local delivery (one transaction per copy),
+//! mailbox listing and expunge, user records.
+//!
+//! Keys: `mailboxes` is `user NUL name`, `messages` is `user NUL name NUL uid(BE)` so a
+//! prefix scan lists a mailbox in UID order and `user NUL` covers all of a user's data.
+
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::Transactional;
+
+use super::codec::{
+    be_u32, decode_json, decode_mailbox, decode_queued, encode_json, encode_mailbox, encode_queued,
+    mailbox_key, message_key, messages_prefix, user_prefix,
+};
+use super::sled_store::{add_blob_ref, drop_blob_ref, split_tx, tx_abort, SledStore};
+use super::types::{
+    LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, RecipientState, UserRecord,
+};
+use super::{check_name, new_mailbox_info, next_uidvalidity, StoreError};
+
+/// Meta key: the last UIDVALIDITY handed out.
+const META_UIDVALIDITY: &[u8] = b"uidvalidity";
+
+/// Create a mailbox's counters inside a transaction, with a fresh UIDVALIDITY.
+fn new_mailbox(meta: &TransactionalTree) -> ConflictableTransactionResult<MailboxInfo, StoreError> {
+    let previous = match meta.get(META_UIDVALIDITY)? {
+        Some(raw) => be_u32(&raw).map_err(tx_abort)?,
+        None => 0,
+    };
+    let uidvalidity = next_uidvalidity(previous);
+    meta.insert(META_UIDVALIDITY, &uidvalidity.to_be_bytes()[..])?;
+    Ok(new_mailbox_info(uidvalidity))
+}
+
+impl SledStore {
+    /// One local delivery as one transaction (see [`Store::deliver_local`]).
+    ///
+    /// [`Store::deliver_local`]: super::Store::deliver_local
+    fn deliver_one(
+        &self,
+        item: &LocalDelivery,
+    ) -> Result<Result<LocalOutcome, StoreError>, StoreError> {
+        if let Err(e) = check_name(&item.user).and_then(|()| check_name(&item.mailbox)) {
+            return Ok(Err(e));
+        }
+        let queue_key = item.queue_id.to_be_bytes();
+        let mbox_key = mailbox_key(&item.user, &item.mailbox);
+        let prefix = messages_prefix(&item.user, &item.mailbox);
+        let result = (
+            &self.queue,
+            &self.blobs,
+            &self.mailboxes,
+            &self.messages,
+            &self.meta,
+        )
+            .transaction(|(queue, blobs, mailboxes, messages, meta)| {
+                let Some(raw) = queue.get(queue_key)? else {
+                    // Removed when its last recipient was done: this one is done too.
+                    return Ok(LocalOutcome::AlreadyDone);
+                };
+                let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
+                if !msg
+                    .finish_recipient(item.rcpt, RecipientState::Delivered)
+                    .map_err(tx_abort)?
+                {
+                    return Ok(LocalOutcome::AlreadyDone);
+                }
+                let mut info = match mailboxes.get(&mbox_key)? {
+                    Some(raw) => decode_mailbox(&raw).map_err(tx_abort)?,
+                    None => new_mailbox(meta)?,
+                };
+                let uid = info.uidnext;
+                // RFC 9051 §2.3.1.1: UIDs are never reused; at the end of the space the
+                // mailbox needs a new UIDVALIDITY, which is an operator's decision.
+                info.uidnext = uid
+                    .checked_add(1)
+                    .ok_or_else(|| tx_abort(StoreError::Full))?;
+                info.highest_modseq += 1;
+                info.exists += 1;
+                let meta_record = MessageMeta {
+                    uid,
+                    size: msg.size,
+                    internal_date: msg.received_at,
+                    flags: Vec::new(),
+                    modseq: info.highest_modseq,
+                    blob: msg.blob,
+                };
+                messages.insert(
+                    message_key(&prefix, uid),
+                    encode_json(&meta_record).map_err(tx_abort)?,
+                )?;
+                mailboxes.insert(mbox_key.as_slice(), &encode_mailbox(&info)[..])?;
+                if msg.has_pending() {
+                    // The mailbox copy is a new reference; the queue keeps its own.
+                    add_blob_ref(blobs, msg.blob)?;
+                    queue.insert(&queue_key[..], encode_queued(&msg).map_err(tx_abort)?)?;
+                } else {
+                    // The queue's reference passes to the mailbox copy: the count is unchanged.
+                    queue.remove(&queue_key[..])?;
+                }
+                Ok(LocalOutcome::Delivered { uid })
+            });
+        split_tx(result)
+    }
+
+    /// See [`Store::deliver_local`](super::Store::deliver_local).
+    pub(super) fn deliver_local_impl(
+        &self,
+        items: &[LocalDelivery],
+    ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError> {
+        items.iter().map(|item| self.deliver_one(item)).collect()
+    }
+
+    /// See [`Store::mailbox`](super::Store::mailbox).
+    pub(super) fn mailbox_impl(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<MailboxInfo>, StoreError> {
+        self.mailboxes
+            .get(mailbox_key(user, name))?
+            .map(|raw| decode_mailbox(&raw))
+            .transpose()
+    }
+
+    /// See [`Store::create_mailbox`](super::Store::create_mailbox).
+    pub(super) fn create_mailbox_impl(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<MailboxInfo, StoreError> {
+        check_name(user)?;
+        check_name(name)?;
+        let key = mailbox_key(user, name);
+        let info = (&self.mailboxes, &self.meta).transaction(|(mailboxes, meta)| {
+            if mailboxes.get(&key)?.is_some() {
+                return Err(tx_abort(StoreError::AlreadyExists));
+            }
+            let info = new_mailbox(meta)?;
+            mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+            Ok(info)
+        })?;
+        self.durable_commit(Vec::new())?;
+        Ok(info)
+    }
+
+    /// See [`Store::messages`](super::Store::messages).
+    pub(super) fn messages_impl(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        if self.mailboxes.get(mailbox_key(user, name))?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        self.messages
+            .scan_prefix(messages_prefix(user, name))
+            .map(|item| decode_json(&item?.1))
+            .collect()
+    }
+
+    /// See [`Store::expunge`](super::Store::expunge).
+    pub(super) fn expunge_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<(), StoreError> {
+        let key = mailbox_key(user, name);
+        let prefix = messages_prefix(user, name);
+        let mut uids = uids.to_vec();
+        uids.sort_unstable();
+        uids.dedup();
+        let emptied = (&self.mailboxes, &self.messages, &self.blobs, &self.segments).transaction(
+            |(mailboxes, messages, blobs, segments)| {
+                let raw = mailboxes
+                    .get(&key)?
+                    .ok_or_else(|| tx_abort(StoreError::NotFound))?;
+                let mut info = decode_mailbox(&raw).map_err(tx_abort)?;
+                let mut emptied = Vec::new();
+                let mut removed = 0u32;
+                for uid in &uids {
+                    let Some(raw) = messages.remove(message_key(&prefix, *uid))? else {
+                        continue;
+                    };
+                    let meta: MessageMeta = decode_json(&raw).map_err(tx_abort)?;
+                    emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
+                    removed += 1;
+                }
+                if removed > 0 {
+                    info.exists = info.exists.saturating_sub(removed);
+                    // RFC 7162 §3.2.10: an expunge is a change, it raises HIGHESTMODSEQ.
+                    info.highest_modseq += 1;
+                    mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+                }
+                Ok(emptied)
+            },
+        )?;
+        let reclaim = self.reclaimable(emptied);
+        self.durable_commit(reclaim)
+    }
+
+    /// See [`Store::put_user`](super::Store::put_user).
+    pub(super) fn put_user_impl(&self, user: UserRecord) -> Result<(), StoreError> {
+        check_name(&user.address)?;
+        self.users
+            .insert(user.address.as_bytes(), encode_json(&user)?)?;
+        self.durable_commit(Vec::new())
+    }
+
+    /// See [`Store::user`](super::Store::user).
+    pub(super) fn user_impl(&self, address: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.users
+            .get(address.as_bytes())?
+            .map(|raw| decode_json(&raw))
+            .transpose()
+    }
+
+    /// See [`Store::users`](super::Store::users).
+    pub(super) fn users_impl(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.users
+            .iter()
+            .map(|item| decode_json(&item?.1))
+            .collect()
+    }
+
+    /// See [`Store::delete_user`](super::Store::delete_user).
+    pub(super) fn delete_user_impl(&self, address: &str) -> Result<bool, StoreError> {
+        if address.contains('\0') {
+            return Ok(false);
+        }
+        let prefix = user_prefix(address);
+        let existed = self.users.get(address.as_bytes())?.is_some();
+        let mut emptied = Vec::new();
+        // Transactions cannot scan: collect the keys first, then delete them in a
+        // transaction, and repeat while a racing delivery added more.
+        loop {
+            let boxes = self
+                .mailboxes
+                .scan_prefix(&prefix)
+                .keys()
+                .collect::<Result<Vec<_>, _>>()?;
+            let msgs = self
+                .messages
+                .scan_prefix(&prefix)
+                .keys()
+                .collect::<Result<Vec<_>, _>>()?;
+            let user_left = self.users.get(address.as_bytes())?.is_some();
+            if boxes.is_empty() && msgs.is_empty() && !user_left {
+                break;
+            }
+            let round = (
+                &self.users,
+                &self.mailboxes,
+                &self.messages,
+                &self.blobs,
+                &self.segments,
+            )
+                .transaction(|(users, mailboxes, messages, blobs, segments)| {
+                    let mut emptied = Vec::new();
+                    users.remove(address.as_bytes())?;
+                    for key in &boxes {
+                        mailboxes.remove(key)?;
+                    }
+                    for key in &msgs {
+                        if let Some(raw) = messages.remove(key)? {
+                            let meta: MessageMeta = decode_json(&raw).map_err(tx_abort)?;
+                            emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
+                        }
+                    }
+                    Ok(emptied)
+                })?;
+            emptied.extend(round);
+        }
+        let reclaim = self.reclaimable(emptied);
+        self.durable_commit(reclaim)?;
+        Ok(existed)
+    }
+}

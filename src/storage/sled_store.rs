@@ -1,0 +1,633 @@
+//! The default backend: sled for metadata and indexes (`dir/meta/`), append-only spool
+//! segment files for message bodies (`dir/spool/`), and the group commit.
+//!
+//! Group commit ([`Store::spool`]): append every body of the batch to the current segment,
+//! fdatasync the segment, write all queue and blob records in one sled transaction, flush
+//! sled, then fdatasync sled's log file ourselves: sled's flush ends in `sync_file_range`,
+//! which is no durability barrier (spacejam/sled#1452). Two fsyncs per batch.
+//!
+//! Space: a blob record counts its references (queue entry + mailbox copies); a segment
+//! record counts its live blobs. A segment whose count reaches zero is deleted once it is no
+//! longer the one being appended to, and only after the commit that emptied it is durable.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::Transactional;
+
+use super::codec::{be_u64, decode_queued, encode_queued, BlobRecord};
+use super::spool::{self, SegmentWriter};
+use super::types::{
+    BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, QueueId, QueuedMessage,
+    RecipientState, UserRecord,
+};
+use super::{NewMessage, RecipientUpdate, Store, StoreError};
+
+/// Meta key: the next queue (and blob) id.
+pub(super) const META_NEXT_ID: &[u8] = b"next_id";
+/// Meta key: the next segment id.
+const META_NEXT_SEGMENT: &[u8] = b"next_segment";
+
+/// Tuning of [`SledStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SledOptions {
+    /// sled's page cache size (sled's own default is 1 GiB).
+    pub cache_capacity_bytes: u64,
+    /// A batch that starts past this size goes to a new spool segment.
+    pub segment_max_bytes: u64,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions {
+            cache_capacity_bytes: 64 << 20,
+            segment_max_bytes: spool::DEFAULT_SEGMENT_MAX,
+        }
+    }
+}
+
+/// sled + spool-segment [`Store`](super::Store) backend (see the module docs).
+pub struct SledStore {
+    pub(super) db: sled::Db,
+    pub(super) queue: sled::Tree,
+    pub(super) blobs: sled::Tree,
+    pub(super) segments: sled::Tree,
+    pub(super) mailboxes: sled::Tree,
+    pub(super) messages: sled::Tree,
+    pub(super) users: sled::Tree,
+    pub(super) meta: sled::Tree,
+    spool_dir: PathBuf,
+    segment_max: u64,
+    /// The single committer's state: one batch is appended at a time.
+    spool: Mutex<SpoolState>,
+    /// Id of the segment being appended to; also orders reclaim checks against rotation.
+    current_segment: Mutex<u64>,
+    /// Serialises flush + fsync (concurrent sled flushes can deadlock, sled#1308).
+    durability: Mutex<MetaSync>,
+}
+
+struct SpoolState {
+    writer: SegmentWriter,
+    next_id: u64,
+    next_segment: u64,
+}
+
+/// Handles for the explicit fsync of sled's files (fsync works per inode, any handle).
+struct MetaSync {
+    /// sled 0.34 keeps its whole log in `meta/db` (`Config::db_path`).
+    db_file: File,
+    /// sled 0.34 writes values too big for a log segment to `meta/blobs/<lsn>`, unsynced.
+    blobs_dir: PathBuf,
+    synced_blobs: HashSet<OsString>,
+}
+
+impl MetaSync {
+    /// fsync sled's log and any large-value file not synced yet.
+    fn sync(&mut self) -> io::Result<()> {
+        self.db_file.sync_data()?;
+        let entries = match fs::read_dir(&self.blobs_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut seen = HashSet::new();
+        let mut created = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.synced_blobs.contains(&name) {
+                match File::open(entry.path()) {
+                    Ok(f) => f.sync_all()?,
+                    // sled garbage-collected it meanwhile.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                created = true;
+            }
+            seen.insert(name);
+        }
+        if created {
+            spool::sync_dir(&self.blobs_dir)?;
+        }
+        self.synced_blobs = seen;
+        Ok(())
+    }
+}
+
+/// Lock a mutex whose data stays consistent even if a holder panicked.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Abort a sled transaction with a store error.
+pub(super) fn tx_abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// Add one reference to a blob (a new mailbox copy).
+pub(super) fn add_blob_ref(
+    blobs: &TransactionalTree,
+    blob: BlobId,
+) -> ConflictableTransactionResult<(), StoreError> {
+    let key = blob.0.to_be_bytes();
+    let raw = blobs.get(key)?.ok_or_else(|| {
+        tx_abort(StoreError::Corrupt(format!(
+            "blob {} is referenced but has no record",
+            blob.0
+        )))
+    })?;
+    let mut record = BlobRecord::decode(&raw).map_err(tx_abort)?;
+    record.refs = record.refs.saturating_add(1);
+    blobs.insert(&key[..], &record.encode()[..])?;
+    Ok(())
+}
+
+/// Drop one reference to a blob; at zero the blob record goes and its segment's live count
+/// drops. Returns the segment id if that count reached zero.
+pub(super) fn drop_blob_ref(
+    blobs: &TransactionalTree,
+    segments: &TransactionalTree,
+    blob: BlobId,
+) -> ConflictableTransactionResult<Option<u64>, StoreError> {
+    let key = blob.0.to_be_bytes();
+    let Some(raw) = blobs.get(key)? else {
+        // Already gone: dropping a reference twice must not underflow another blob's count.
+        tracing::warn!(blob = blob.0, "dropping a reference to a missing blob");
+        return Ok(None);
+    };
+    let mut record = BlobRecord::decode(&raw).map_err(tx_abort)?;
+    record.refs = record.refs.saturating_sub(1);
+    if record.refs > 0 {
+        blobs.insert(&key[..], &record.encode()[..])?;
+        return Ok(None);
+    }
+    blobs.remove(&key[..])?;
+    let seg_key = record.segment.to_be_bytes();
+    let live = match segments.get(seg_key)? {
+        Some(raw) => be_u64(&raw).map_err(tx_abort)?,
+        None => 0,
+    };
+    let live = live.saturating_sub(1);
+    segments.insert(&seg_key[..], &live.to_be_bytes()[..])?;
+    Ok((live == 0).then_some(record.segment))
+}
+
+/// Split a transaction result into per-item (`Abort`) and whole-call (`Storage`) errors.
+pub(super) fn split_tx<T>(
+    result: Result<T, TransactionError<StoreError>>,
+) -> Result<Result<T, StoreError>, StoreError> {
+    match result {
+        Ok(v) => Ok(Ok(v)),
+        Err(TransactionError::Abort(e)) => Ok(Err(e)),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+    }
+}
+
+impl SledStore {
+    /// Open (or create) a store in `dir` with a sled cache of `cache_capacity_bytes`.
+    ///
+    /// Removes spool segments no record references (bodies of batches a crash interrupted)
+    /// and starts a fresh segment. May block; one process per directory (sled locks it).
+    pub fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<SledStore, StoreError> {
+        Self::open_with(
+            dir,
+            SledOptions {
+                cache_capacity_bytes,
+                ..SledOptions::default()
+            },
+        )
+    }
+
+    /// [`SledStore::open`] with every tuning knob.
+    pub fn open_with(dir: &Path, options: SledOptions) -> Result<SledStore, StoreError> {
+        let meta_dir = dir.join("meta");
+        let spool_dir = dir.join("spool");
+        fs::create_dir_all(&meta_dir)?;
+        fs::create_dir_all(&spool_dir)?;
+        let db = sled::Config::new()
+            .path(&meta_dir)
+            .cache_capacity(options.cache_capacity_bytes)
+            .open()?;
+        let db_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(meta_dir.join("db"))?;
+        // sled does not fsync its directory: make its files' names durable once.
+        for entry in fs::read_dir(&meta_dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                File::open(entry.path())?.sync_all()?;
+            }
+        }
+        spool::sync_dir(&meta_dir)?;
+        spool::sync_dir(&spool_dir)?;
+        spool::sync_dir(dir)?;
+
+        let segments = db.open_tree("segments")?;
+        let meta = db.open_tree("meta")?;
+        let queue = db.open_tree("queue")?;
+        let blobs = db.open_tree("blobs")?;
+        let files = spool::list_segments(&spool_dir)?;
+        remove_unreferenced_segments(&segments, &spool_dir, &files)?;
+
+        let next_id = match meta.get(META_NEXT_ID)? {
+            Some(raw) => be_u64(&raw)?,
+            None => 1,
+        };
+        let stored_next_segment = match meta.get(META_NEXT_SEGMENT)? {
+            Some(raw) => be_u64(&raw)?,
+            None => 1,
+        };
+        let after_files = files.last().map_or(1, |(id, _)| id + 1);
+        let segment_id = stored_next_segment.max(after_files);
+        meta.insert(META_NEXT_SEGMENT, &(segment_id + 1).to_be_bytes()[..])?;
+        let mut meta_sync = MetaSync {
+            db_file,
+            blobs_dir: meta_dir.join("blobs"),
+            synced_blobs: HashSet::new(),
+        };
+        db.flush()?;
+        meta_sync.sync()?;
+        let writer = SegmentWriter::create(&spool_dir, segment_id)?;
+
+        Ok(SledStore {
+            mailboxes: db.open_tree("mailboxes")?,
+            messages: db.open_tree("messages")?,
+            users: db.open_tree("users")?,
+            db,
+            queue,
+            blobs,
+            segments,
+            meta,
+            spool_dir,
+            segment_max: options.segment_max_bytes,
+            spool: Mutex::new(SpoolState {
+                writer,
+                next_id,
+                next_segment: segment_id + 1,
+            }),
+            current_segment: Mutex::new(segment_id),
+            durability: Mutex::new(meta_sync),
+        })
+    }
+
+    /// Group commit of one batch (see the module docs).
+    pub(super) fn spool_batch(&self, batch: Vec<NewMessage>) -> Result<Vec<QueueId>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        if batch.iter().any(|m| m.recipients.is_empty()) {
+            // It could never leave the queue: nothing would ever mark it done.
+            return Err(StoreError::Invalid("message without recipients".into()));
+        }
+        let mut reclaim = Vec::new();
+        let mut st = match self.spool.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                // A panic mid-append leaves the segment tail unknown: start a new one.
+                self.spool.clear_poison();
+                let mut guard = poisoned.into_inner();
+                guard.writer.mark_broken();
+                guard
+            }
+        };
+        if st.writer.needs_rotation(self.segment_max) {
+            reclaim.extend(self.rotate(&mut st)?);
+        }
+        let first = st.next_id;
+        let next_id = first + batch.len() as u64;
+        let entries: Vec<(u64, &[u8])> = (first..next_id)
+            .zip(&batch)
+            .map(|(id, m)| (id, m.body.as_ref()))
+            .collect();
+        let offsets = st.writer.append(&entries)?;
+        drop(entries);
+        st.writer.sync()?;
+        let segment = st.writer.id();
+
+        // Encoded before the transaction: its closure may run more than once.
+        let mut records = Vec::with_capacity(batch.len());
+        for ((id, msg), offset) in (first..next_id).zip(batch).zip(offsets) {
+            let size = msg.body.len() as u64;
+            let queued = QueuedMessage {
+                id,
+                sender: msg.sender,
+                received_at: msg.received_at,
+                size,
+                blob: BlobId(id),
+                recipients: msg
+                    .recipients
+                    .into_iter()
+                    .map(|r| (r, RecipientState::Pending))
+                    .collect(),
+            };
+            let blob = BlobRecord {
+                segment,
+                offset,
+                len: size,
+                refs: 1,
+            };
+            records.push((id.to_be_bytes(), encode_queued(&queued)?, blob.encode()));
+        }
+        let added = records.len() as u64;
+        let next_segment = st.next_segment;
+        (&self.queue, &self.blobs, &self.segments, &self.meta).transaction(
+            |(queue, blobs, segments, meta)| {
+                for (key, queued, blob) in &records {
+                    queue.insert(&key[..], queued.as_slice())?;
+                    blobs.insert(&key[..], &blob[..])?;
+                }
+                let seg_key = segment.to_be_bytes();
+                let live = match segments.get(seg_key)? {
+                    Some(raw) => be_u64(&raw).map_err(tx_abort)?,
+                    None => 0,
+                };
+                segments.insert(&seg_key[..], &(live + added).to_be_bytes()[..])?;
+                meta.insert(META_NEXT_ID, &next_id.to_be_bytes()[..])?;
+                meta.insert(META_NEXT_SEGMENT, &next_segment.to_be_bytes()[..])?;
+                Ok(())
+            },
+        )?;
+        st.next_id = next_id;
+        // The next batch may append while this one's metadata is being synced.
+        drop(st);
+        self.durable_commit(reclaim)?;
+        Ok((first..next_id).collect())
+    }
+
+    /// Switch to a new segment; returns the old one if nothing in it is live.
+    fn rotate(&self, st: &mut SpoolState) -> Result<Vec<u64>, StoreError> {
+        let new_id = st.next_segment;
+        // Bumped first: a failed create may still leave the file behind.
+        st.next_segment += 1;
+        let writer = SegmentWriter::create(&self.spool_dir, new_id)?;
+        let old = std::mem::replace(&mut st.writer, writer).id();
+        let mut current = lock(&self.current_segment);
+        *current = new_id;
+        // Read before the flush in durable_commit, so every decrement seen here is durable
+        // before the file goes.
+        let live = self.segment_live(old)?;
+        drop(current);
+        Ok(if live == 0 { vec![old] } else { Vec::new() })
+    }
+
+    fn segment_live(&self, segment: u64) -> Result<u64, StoreError> {
+        match self.segments.get(segment.to_be_bytes())? {
+            Some(raw) => be_u64(&raw),
+            None => Ok(0),
+        }
+    }
+
+    /// The emptied segments that may be deleted (all but the one being appended to).
+    pub(super) fn reclaimable(&self, emptied: Vec<u64>) -> Vec<u64> {
+        let current = lock(&self.current_segment);
+        emptied.into_iter().filter(|s| *s != *current).collect()
+    }
+
+    /// Make every write so far durable, then delete the `reclaim` segments.
+    pub(super) fn durable_commit(&self, reclaim: Vec<u64>) -> Result<(), StoreError> {
+        {
+            let mut sync = lock(&self.durability);
+            self.db.flush()?;
+            sync.sync()?;
+        }
+        if reclaim.is_empty() {
+            return Ok(());
+        }
+        for segment in &reclaim {
+            match fs::remove_file(spool::segment_path(&self.spool_dir, *segment)) {
+                Ok(()) => tracing::debug!(segment, "spool segment reclaimed"),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Reclaimed at the next start instead.
+                Err(e) => tracing::warn!(segment, error = %e, "cannot remove spool segment"),
+            }
+            if let Err(e) = self.segments.remove(segment.to_be_bytes()) {
+                tracing::warn!(segment, error = %e, "cannot remove segment record");
+            }
+        }
+        Ok(())
+    }
+
+    /// Record remote outcomes, one transaction per item, one durable commit at the end.
+    pub(super) fn update_recipients_impl(
+        &self,
+        items: &[RecipientUpdate],
+    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        let mut results = Vec::with_capacity(items.len());
+        let mut emptied = Vec::new();
+        for item in items {
+            let key = item.queue_id.to_be_bytes();
+            let outcome = (&self.queue, &self.blobs, &self.segments).transaction(
+                |(queue, blobs, segments)| {
+                    let Some(raw) = queue.get(key)? else {
+                        return Ok((false, None));
+                    };
+                    let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
+                    if !msg
+                        .finish_recipient(item.rcpt, item.state)
+                        .map_err(tx_abort)?
+                    {
+                        return Ok((false, None));
+                    }
+                    if msg.has_pending() {
+                        queue.insert(&key[..], encode_queued(&msg).map_err(tx_abort)?)?;
+                        return Ok((true, None));
+                    }
+                    queue.remove(&key[..])?;
+                    Ok((true, drop_blob_ref(blobs, segments, msg.blob)?))
+                },
+            );
+            results.push(split_tx(outcome)?.map(|(changed, seg)| {
+                emptied.extend(seg);
+                changed
+            }));
+        }
+        let reclaim = self.reclaimable(emptied);
+        self.durable_commit(reclaim)?;
+        Ok(results)
+    }
+
+    /// Every queue entry with a Pending recipient, in id order.
+    pub(super) fn queued_impl(&self) -> Result<Vec<QueuedMessage>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.queue.iter() {
+            let (key, raw) = item?;
+            let msg = decode_queued(be_u64(&key)?, &raw)?;
+            if msg.has_pending() {
+                out.push(msg);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One queue entry.
+    pub(super) fn queued_message_impl(
+        &self,
+        id: QueueId,
+    ) -> Result<Option<QueuedMessage>, StoreError> {
+        self.queue
+            .get(id.to_be_bytes())?
+            .map(|raw| decode_queued(id, &raw))
+            .transpose()
+    }
+
+    /// A body, checked against its segment entry header.
+    pub(super) fn read_blob_impl(&self, blob: BlobId) -> Result<bytes::Bytes, StoreError> {
+        let key = blob.0.to_be_bytes();
+        let raw = self.blobs.get(key)?.ok_or(StoreError::NotFound)?;
+        let record = BlobRecord::decode(&raw)?;
+        match spool::read_entry(
+            &self.spool_dir,
+            record.segment,
+            blob.0,
+            record.offset,
+            record.len,
+        ) {
+            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                // The last reference may have gone (and the segment with it) meanwhile.
+                if self.blobs.get(key)?.is_none() {
+                    Err(StoreError::NotFound)
+                } else {
+                    Err(StoreError::Corrupt(format!(
+                        "blob {}: segment {:016x} is missing",
+                        blob.0, record.segment
+                    )))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// fsync the current segment and sled's files.
+    pub(super) fn sync_impl(&self) -> Result<(), StoreError> {
+        lock(&self.spool).writer.sync()?;
+        self.durable_commit(Vec::new())
+    }
+
+    /// sled's size and the spool files' total size.
+    pub(super) fn disk_usage_impl(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let spool: u64 = spool::list_segments(&self.spool_dir)?
+            .iter()
+            .map(|(_, len)| len)
+            .sum();
+        Ok(vec![
+            ("metadata", self.db.size_on_disk()?),
+            ("spool", spool),
+        ])
+    }
+}
+
+/// At open: delete segment files no live record references (the bodies of batches whose
+/// metadata a crash lost) and drop records of empty segments.
+fn remove_unreferenced_segments(
+    segments: &sled::Tree,
+    spool_dir: &Path,
+    files: &[(u64, u64)],
+) -> Result<(), StoreError> {
+    let mut live = HashSet::new();
+    for item in segments.iter() {
+        let (key, raw) = item?;
+        if be_u64(&raw)? > 0 {
+            live.insert(be_u64(&key)?);
+        } else {
+            segments.remove(key)?;
+        }
+    }
+    let mut removed = 0;
+    for (id, _) in files {
+        if !live.contains(id) {
+            fs::remove_file(spool::segment_path(spool_dir, *id))?;
+            removed += 1;
+        }
+    }
+    for id in &live {
+        if !files.iter().any(|(f, _)| f == id) {
+            tracing::error!(segment = id, "spool segment referenced but missing");
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "removed unreferenced spool segments");
+        spool::sync_dir(spool_dir)?;
+    }
+    Ok(())
+}
+
+impl Store for SledStore {
+    fn spool(&self, batch: Vec<NewMessage>) -> Result<Vec<QueueId>, StoreError> {
+        self.spool_batch(batch)
+    }
+
+    fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.queued_impl()
+    }
+
+    fn queued_message(&self, id: QueueId) -> Result<Option<QueuedMessage>, StoreError> {
+        self.queued_message_impl(id)
+    }
+
+    fn deliver_local(
+        &self,
+        items: &[LocalDelivery],
+    ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError> {
+        self.deliver_local_impl(items)
+    }
+
+    fn update_recipients(
+        &self,
+        items: &[RecipientUpdate],
+    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        self.update_recipients_impl(items)
+    }
+
+    fn read_blob(&self, blob: BlobId) -> Result<bytes::Bytes, StoreError> {
+        self.read_blob_impl(blob)
+    }
+
+    fn mailbox(&self, user: &str, name: &str) -> Result<Option<MailboxInfo>, StoreError> {
+        self.mailbox_impl(user, name)
+    }
+
+    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError> {
+        self.create_mailbox_impl(user, name)
+    }
+
+    fn messages(&self, user: &str, name: &str) -> Result<Vec<MessageMeta>, StoreError> {
+        self.messages_impl(user, name)
+    }
+
+    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
+        self.expunge_impl(user, name, uids)
+    }
+
+    fn put_user(&self, user: UserRecord) -> Result<(), StoreError> {
+        self.put_user_impl(user)
+    }
+
+    fn user(&self, address: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.user_impl(address)
+    }
+
+    fn delete_user(&self, address: &str) -> Result<bool, StoreError> {
+        self.delete_user_impl(address)
+    }
+
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.users_impl()
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.sync_impl()
+    }
+
+    fn disk_usage(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        self.disk_usage_impl()
+    }
+}
