@@ -97,11 +97,14 @@ pub fn execute(
             password_hash,
         } => change_password(store, directory, &address, password_hash),
         Request::UserDel { address } => delete_user(store, directory, &address),
-        Request::UserList => store.users().map_err(|e| e.to_string()).map(|users| Response {
-            ok: true,
-            error: None,
-            users: users.into_iter().map(|u| u.address).collect(),
-        }),
+        Request::UserList => store
+            .users()
+            .map_err(|e| e.to_string())
+            .map(|users| Response {
+                ok: true,
+                error: None,
+                users: users.into_iter().map(|u| u.address).collect(),
+            }),
     };
     result.unwrap_or_else(Response::failed)
 }
@@ -109,7 +112,11 @@ pub fn execute(
 fn canonical(address: &str, config: &Config) -> Result<String, String> {
     let parsed = Address::parse(address).map_err(|e| format!("{address}: {e}"))?;
     let domain = parsed.domain().to_ascii_lowercase();
-    if !config.domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+    if !config
+        .domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&domain))
+    {
         return Err(format!(
             "{address}: {domain} is not a local domain (domains = {:?})",
             config.domains
@@ -197,7 +204,7 @@ pub async fn serve(listener: UnixListener, ctx: ServerContext, mut stop: watch::
                 Ok((stream, _)) => stream,
                 Err(_) => continue,
             },
-            _ = stop.wait_for(|s| *s) => return,
+            _ = crate::shutdown::requested(&mut stop) => return,
         };
         tokio::spawn(answer(stream, Arc::clone(&ctx)));
     }
@@ -214,7 +221,12 @@ async fn answer(stream: tokio::net::UnixStream, ctx: Arc<ServerContext>) {
             Ok(request) => {
                 let ctx = Arc::clone(&ctx);
                 tokio::task::spawn_blocking(move || {
-                    execute(ctx.store.as_ref(), Some(&ctx.directory), &ctx.config, request)
+                    execute(
+                        ctx.store.as_ref(),
+                        Some(&ctx.directory),
+                        &ctx.config,
+                        request,
+                    )
                 })
                 .await
                 .unwrap_or_else(|e| Response::failed(e.to_string()))
@@ -278,7 +290,10 @@ mod tests {
         };
         assert!(execute(&store, Some(&directory), &cfg, add("Alice@Example.TEST")).ok);
         assert!(directory.user("alice@example.test").is_some());
-        assert!(store.mailbox("alice@example.test", "INBOX").unwrap().is_some());
+        assert!(store
+            .mailbox("alice@example.test", "INBOX")
+            .unwrap()
+            .is_some());
         let again = execute(&store, Some(&directory), &cfg, add("alice@example.test"));
         assert!(!again.ok && again.error.unwrap().contains("already exists"));
         let foreign = execute(&store, Some(&directory), &cfg, add("bob@elsewhere.test"));
@@ -292,7 +307,10 @@ mod tests {
             password_hash: "h2".into(),
         };
         assert!(execute(&store, Some(&directory), &cfg, passwd).ok);
-        assert_eq!(directory.user("alice@example.test").unwrap().password_hash, "h2");
+        assert_eq!(
+            directory.user("alice@example.test").unwrap().password_hash,
+            "h2"
+        );
         let del = Request::UserDel {
             address: "alice@example.test".into(),
         };

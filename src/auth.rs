@@ -124,9 +124,18 @@ mod tests {
         let auth = Authenticator::new(directory, 2);
         let ok = Verdict::Ok("alice@example.test".into());
         assert_eq!(auth.verify(None, "Alice@example.test", "pw").await, ok);
-        assert_eq!(auth.verify(None, "alice@example.test", "no").await, Verdict::Invalid);
-        assert_eq!(auth.verify(None, "eve@example.test", "pw").await, Verdict::Invalid);
+        assert_eq!(
+            auth.verify(None, "alice@example.test", "no").await,
+            Verdict::Invalid
+        );
+        assert_eq!(
+            auth.verify(None, "eve@example.test", "pw").await,
+            Verdict::Invalid
+        );
         let other = Some("bob@example.test");
-        assert_eq!(auth.verify(other, "alice@example.test", "pw").await, Verdict::Invalid);
+        assert_eq!(
+            auth.verify(other, "alice@example.test", "pw").await,
+            Verdict::Invalid
+        );
     }
 }

@@ -47,10 +47,18 @@ impl Directory {
         catch_all: impl IntoIterator<Item = (&'a String, &'a String)>,
     ) -> Self {
         Directory {
-            domains: domains.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
+            domains: domains
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
             aliases: aliases
                 .into_iter()
-                .map(|(k, v)| (k.to_lowercase(), v.iter().map(|t| t.to_lowercase()).collect()))
+                .map(|(k, v)| {
+                    (
+                        k.to_lowercase(),
+                        v.iter().map(|t| t.to_lowercase()).collect(),
+                    )
+                })
                 .collect(),
             catch_all: catch_all
                 .into_iter()
@@ -174,10 +182,16 @@ mod tests {
     fn directory() -> Directory {
         let domains = vec!["example.test".to_string(), "other.test".to_string()];
         let aliases: HashMap<String, Vec<String>> = [
-            ("team@example.test", vec!["alice@example.test", "bob@example.test"]),
+            (
+                "team@example.test",
+                vec!["alice@example.test", "bob@example.test"],
+            ),
             ("fwd@example.test", vec!["someone@remote.test"]),
             ("loop@example.test", vec!["loop@example.test"]),
-            ("dup@example.test", vec!["alice@example.test", "alice+x@example.test"]),
+            (
+                "dup@example.test",
+                vec!["alice@example.test", "alice+x@example.test"],
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
@@ -196,9 +210,18 @@ mod tests {
     #[test]
     fn resolves_users_case_insensitively() {
         let d = directory();
-        assert_eq!(d.resolve("alice", "example.test"), users(&["alice@example.test"]));
-        assert_eq!(d.resolve("ALICE", "EXAMPLE.TEST"), users(&["alice@example.test"]));
-        assert_eq!(d.resolve("bob", "example.test"), users(&["bob@example.test"]));
+        assert_eq!(
+            d.resolve("alice", "example.test"),
+            users(&["alice@example.test"])
+        );
+        assert_eq!(
+            d.resolve("ALICE", "EXAMPLE.TEST"),
+            users(&["alice@example.test"])
+        );
+        assert_eq!(
+            d.resolve("bob", "example.test"),
+            users(&["bob@example.test"])
+        );
     }
 
     #[test]
@@ -211,7 +234,10 @@ mod tests {
     #[test]
     fn plus_tags_aliases_and_catch_all() {
         let d = directory();
-        assert_eq!(d.resolve("alice+news", "example.test"), users(&["alice@example.test"]));
+        assert_eq!(
+            d.resolve("alice+news", "example.test"),
+            users(&["alice@example.test"])
+        );
         assert_eq!(d.resolve("+news", "example.test"), Resolution::NoSuchUser);
         assert_eq!(
             d.resolve("team", "example.test"),
@@ -221,8 +247,14 @@ mod tests {
             d.resolve("fwd", "example.test"),
             Resolution::Local(vec![Target::Remote("someone@remote.test".into())])
         );
-        assert_eq!(d.resolve("anything", "other.test"), users(&["bob@example.test"]));
-        assert_eq!(d.resolve("dup", "example.test"), users(&["alice@example.test"]));
+        assert_eq!(
+            d.resolve("anything", "other.test"),
+            users(&["bob@example.test"])
+        );
+        assert_eq!(
+            d.resolve("dup", "example.test"),
+            users(&["alice@example.test"])
+        );
     }
 
     #[test]

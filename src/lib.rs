@@ -11,6 +11,7 @@
 //! - [`auth`]: password hashing (argon2id) and credential checks.
 //! - [`admin`]: the local admin socket the CLI talks to while the server runs.
 //! - [`server`]: start-up and the shutdown sequence.
+//! - [`shutdown`]: the signal that starts the shutdown sequence.
 //! - [`metrics`]: every metric Hermod exports, declared once.
 
 pub mod actors;
@@ -22,4 +23,5 @@ pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod server;
+pub mod shutdown;
 pub mod storage;

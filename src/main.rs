@@ -43,7 +43,11 @@ struct ConfigArg {
 #[derive(Args)]
 struct PasswordArg {
     /// The password (visible to other local users in the process list; prefer --password-stdin).
-    #[arg(long, conflicts_with = "password_stdin", required_unless_present = "password_stdin")]
+    #[arg(
+        long,
+        conflicts_with = "password_stdin",
+        required_unless_present = "password_stdin"
+    )]
     password: Option<String>,
     /// Read the password from standard input (first line).
     #[arg(long)]

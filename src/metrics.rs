@@ -35,8 +35,14 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
 }
 
 fn describe_all() {
-    describe_gauge!("hermod_build_info", "Always 1; the version label says which build runs.");
-    describe_gauge!("hermod_sessions", "Client sessions currently open, by protocol.");
+    describe_gauge!(
+        "hermod_build_info",
+        "Always 1; the version label says which build runs."
+    );
+    describe_gauge!(
+        "hermod_sessions",
+        "Client sessions currently open, by protocol."
+    );
     describe_counter!(
         "hermod_smtp_connections_total",
         "SMTP connections accepted, by listener."
@@ -151,8 +157,7 @@ pub fn command(protocol: &'static str, command: &'static str, ok: bool) {
 
 /// A message reached the end of DATA/BDAT.
 pub fn smtp_message(listener: &'static str, result: &'static str) {
-    counter!("hermod_smtp_messages_total", "listener" => listener, "result" => result)
-        .increment(1);
+    counter!("hermod_smtp_messages_total", "listener" => listener, "result" => result).increment(1);
 }
 
 /// One spool group commit.
@@ -190,8 +195,7 @@ pub fn mailbox_depth_add(kind: &'static str, delta: f64) {
 
 /// One authentication attempt.
 pub fn auth(protocol: &'static str, result: &'static str) {
-    counter!("hermod_auth_attempts_total", "protocol" => protocol, "result" => result)
-        .increment(1);
+    counter!("hermod_auth_attempts_total", "protocol" => protocol, "result" => result).increment(1);
 }
 
 /// One TLS handshake.

@@ -57,8 +57,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
 
     let store_dir = store_path(&config.data_dir);
     let cache = config.storage.cache_capacity;
-    let store: Arc<dyn Store> =
-        Arc::new(tokio::task::spawn_blocking(move || SledStore::open(&store_dir, cache)).await.map_err(io::Error::other)??);
+    let store: Arc<dyn Store> = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open(&store_dir, cache))
+            .await
+            .map_err(io::Error::other)??,
+    );
 
     let directory = Arc::new(Directory::new(
         &config.domains,
@@ -71,7 +74,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(io::Error::other)??;
     directory.load_users(users);
 
-    let tls_files = config.tls.as_ref().map(|t| (t.cert.as_path(), t.key.as_path()));
+    let tls_files = config
+        .tls
+        .as_ref()
+        .map(|t| (t.cert.as_path(), t.key.as_path()));
     let tls = net::load_or_create_tls(tls_files, &config.data_dir, &config.hostname)?;
 
     let listen = &config.listen;
@@ -87,9 +93,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     .collect();
     let listeners = net::bind_all(&wanted).await?;
     let http = match listen.http {
-        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            io::Error::new(e.kind(), format!("http listener on {addr}: {e}"))
-        })?),
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("http listener on {addr}: {e}")))?,
+        ),
         None => None,
     };
     let admin_path = config.data_dir.join(ADMIN_SOCKET);
@@ -145,20 +153,35 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         all_limits.push(Arc::clone(&limits));
         let dispatch = dispatcher(Arc::clone(&services), Arc::clone(&actors));
         tracing::info!(listener = listener.role.name(), addr = %listener.local_addr, "listening");
-        tasks.push(tokio::spawn(listener.run(limits, dispatch, stop_rx.clone())));
+        tasks.push(tokio::spawn(listener.run(
+            limits,
+            dispatch,
+            stop_rx.clone(),
+        )));
     }
     if let (Some(http), Some(handle)) = (http, prometheus) {
         tracing::info!(addr = %http.local_addr()?, "metrics on /metrics");
         let render: net::http::Render = Arc::new(move || handle.render());
-        tasks.push(tokio::spawn(net::http::serve(http, render, stop_rx.clone())));
+        tasks.push(tokio::spawn(net::http::serve(
+            http,
+            render,
+            stop_rx.clone(),
+        )));
     }
     let admin_ctx = admin::ServerContext {
         store: Arc::clone(&store),
         directory: Arc::clone(&directory),
         config: Arc::clone(&config),
     };
-    tasks.push(tokio::spawn(admin::serve(admin_listener, admin_ctx, stop_rx.clone())));
-    tasks.push(tokio::spawn(report_storage(Arc::clone(&store), stop_rx.clone())));
+    tasks.push(tokio::spawn(admin::serve(
+        admin_listener,
+        admin_ctx,
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(report_storage(
+        Arc::clone(&store),
+        stop_rx.clone(),
+    )));
     tracing::info!(hostname = %config.hostname, "hermod is ready");
 
     wait_for_signal().await;
@@ -266,7 +289,7 @@ async fn report_storage(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) 
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(15)) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = crate::shutdown::requested(&mut stop) => return,
         }
     }
 }

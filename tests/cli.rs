@@ -13,9 +13,17 @@ fn user_commands_work_with_and_without_a_running_server() {
     let list = server.cli(&["user", "list"]);
     assert_eq!(list, "alice@example.test\ncarol@example.org\n");
     // The running server knows the new account at once: it receives mail and logs in.
-    let reply = common::send_raw(&server, "x@client.test", &["carol@example.org"], &common::message("hi", "hello"));
+    let reply = common::send_raw(
+        &server,
+        "x@client.test",
+        &["carol@example.org"],
+        &common::message("hi", "hello"),
+    );
     assert!(reply.starts_with("250"), "{reply}");
-    assert_eq!(server.wait_for_messages_pw("carol@example.org", "pw1", 1), 1);
+    assert_eq!(
+        server.wait_for_messages_pw("carol@example.org", "pw1", 1),
+        1
+    );
 
     let dup = server.cli_output(&["user", "add", "carol@example.org", "--password", "x"]);
     assert!(!dup.status.success());
@@ -25,7 +33,13 @@ fn user_commands_work_with_and_without_a_running_server() {
 
     // Password from standard input, then the old one stops working.
     let mut child = hermod()
-        .args(["user", "passwd", "carol@example.org", "--password-stdin", "--config"])
+        .args([
+            "user",
+            "passwd",
+            "carol@example.org",
+            "--password-stdin",
+            "--config",
+        ])
         .arg(&server.config)
         .stdin(std::process::Stdio::piped())
         .spawn()
@@ -33,7 +47,10 @@ fn user_commands_work_with_and_without_a_running_server() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(b"pw2\n").unwrap();
     assert!(child.wait().unwrap().success());
-    assert_eq!(server.wait_for_messages_pw("carol@example.org", "pw2", 1), 1);
+    assert_eq!(
+        server.wait_for_messages_pw("carol@example.org", "pw2", 1),
+        1
+    );
 
     server.cli(&["user", "del", "carol@example.org"]);
     assert_eq!(server.cli(&["user", "list"]), "alice@example.test\n");
@@ -58,7 +75,11 @@ fn check_config_reports_every_problem() {
         "hostname = \"mail.example.test\"\nbogus = 1\n[listen]\nsmpt = \"127.0.0.1:25\"\n[limits]\nmax_message_size = \"25 parsecs\"\n",
     )
     .unwrap();
-    let out = hermod().args(["check-config", "--config"]).arg(&path).output().unwrap();
+    let out = hermod()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bogus"), "{text}");
@@ -67,6 +88,14 @@ fn check_config_reports_every_problem() {
 
     let good = dir.path().join("good.toml");
     std::fs::write(&good, hermod::config::example_toml()).unwrap();
-    let out = hermod().args(["check-config", "--config"]).arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = hermod()
+        .args(["check-config", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

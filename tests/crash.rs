@@ -11,7 +11,12 @@ use std::time::Duration;
 
 use common::{Client, Server, PASSWORD};
 
-fn sender(server_addr: std::net::SocketAddr, worker: usize, acked: Arc<Mutex<Vec<String>>>, stop: Arc<AtomicBool>) {
+fn sender(
+    server_addr: std::net::SocketAddr,
+    worker: usize,
+    acked: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+) {
     let mut n = 0;
     'connections: while !stop.load(Ordering::Relaxed) {
         if std::net::TcpStream::connect(server_addr).is_err() {
@@ -28,13 +33,16 @@ fn sender(server_addr: std::net::SocketAddr, worker: usize, acked: Arc<Mutex<Vec
         while !stop.load(Ordering::Relaxed) {
             n += 1;
             let id = format!("w{worker}-m{n}");
-            c.send(&format!(
-                "MAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n"
-            ));
-            if !(c.reply().starts_with("250") && c.reply().starts_with("250") && c.reply().starts_with("354")) {
+            c.send("MAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+            if !(c.reply().starts_with("250")
+                && c.reply().starts_with("250")
+                && c.reply().starts_with("354"))
+            {
                 return;
             }
-            c.send(&format!("Subject: {id}\r\nX-Id: {id}\r\n\r\ncrash test body {id}\r\n.\r\n"));
+            c.send(&format!(
+                "Subject: {id}\r\nX-Id: {id}\r\n\r\ncrash test body {id}\r\n.\r\n"
+            ));
             let reply = c.reply();
             if reply.starts_with("250") {
                 acked.lock().unwrap().push(id);
@@ -52,7 +60,9 @@ fn sender(server_addr: std::net::SocketAddr, worker: usize, acked: Arc<Mutex<Vec
 fn mailbox_ids(server: &Server) -> HashMap<String, usize> {
     let mut c = Client::connect(server.addr("pop3"));
     c.expect("+OK");
-    c.send(&format!("USER alice@example.test\r\nPASS {PASSWORD}\r\nSTAT\r\n"));
+    c.send(&format!(
+        "USER alice@example.test\r\nPASS {PASSWORD}\r\nSTAT\r\n"
+    ));
     c.expect("+OK");
     c.expect("+OK");
     let stat = c.line();
@@ -98,7 +108,11 @@ fn kill_9_mid_stream_loses_and_duplicates_nothing() {
         w.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 300, "only {} messages acknowledged", acked.len());
+    assert!(
+        acked.len() >= 300,
+        "only {} messages acknowledged",
+        acked.len()
+    );
 
     server.spawn();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -110,7 +124,11 @@ fn kill_9_mid_stream_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let missing: Vec<_> = acked.iter().filter(|id| !ids.contains_key(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged messages lost: {missing:?}", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged messages lost: {missing:?}",
+        missing.len()
+    );
     let doubled: Vec<_> = ids.iter().filter(|(_, &n)| n > 1).collect();
     assert!(doubled.is_empty(), "delivered twice: {doubled:?}");
     // Restart again: the queue is empty now, nothing is redelivered.

@@ -33,9 +33,17 @@ fn curl_reads_mail_over_pop3_and_pop3s() {
     assert!(reply.starts_with("250"), "{reply}");
     assert_eq!(server.wait_for_messages("alice@example.test", 1), 1);
     let user = format!("alice@example.test:{PASSWORD}");
-    let list = curl(&["-u", &user, &format!("pop3://127.0.0.1:{}/", server.port("pop3"))]);
+    let list = curl(&[
+        "-u",
+        &user,
+        &format!("pop3://127.0.0.1:{}/", server.port("pop3")),
+    ]);
     assert!(list.starts_with("1 "), "{list}");
-    let body = curl(&["-u", &user, &format!("pop3://127.0.0.1:{}/1", server.port("pop3"))]);
+    let body = curl(&[
+        "-u",
+        &user,
+        &format!("pop3://127.0.0.1:{}/1", server.port("pop3")),
+    ]);
     assert!(body.contains("Subject: curl-test"), "{body}");
     assert!(body.contains("read me with curl"), "{body}");
     let tls = curl(&[
@@ -74,7 +82,10 @@ fn metrics_endpoint_exports_the_spine_metrics() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
     for line in text.lines().filter(|l| l.starts_with("hermod_")) {
-        assert!(!line.contains("example.test"), "an address in a label: {line}");
+        assert!(
+            !line.contains("example.test"),
+            "an address in a label: {line}"
+        );
         assert!(!line.contains("127.0.0.1"), "an IP in a label: {line}");
     }
     let missing = Command::new("curl")

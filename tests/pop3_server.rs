@@ -50,7 +50,12 @@ fn hostile_input_gets_err_and_the_session_survives() {
 fn dele_takes_effect_at_quit_only() {
     let server = server();
     for i in 0..2 {
-        let reply = send_raw(&server, "s@client.test", &["alice@example.test"], &message(&format!("m{i}"), "x"));
+        let reply = send_raw(
+            &server,
+            "s@client.test",
+            &["alice@example.test"],
+            &message(&format!("m{i}"), "x"),
+        );
         assert!(reply.starts_with("250"));
     }
     assert_eq!(server.wait_for_messages("alice@example.test", 2), 2);
@@ -89,7 +94,11 @@ fn shutdown_says_goodbye_and_exits_cleanly() {
     let mut pop = login(&server);
     let mut smtp = Client::connect(server.addr("smtp"));
     smtp.expect("220");
-    assert!(server.stop(), "server did not exit cleanly:\n{}", server.log());
+    assert!(
+        server.stop(),
+        "server did not exit cleanly:\n{}",
+        server.log()
+    );
     let line = pop.line();
     assert!(line.starts_with("-ERR [SYS/TEMP]"), "{line}");
     smtp.expect("421 4.3.0");

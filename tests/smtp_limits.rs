@@ -80,7 +80,10 @@ fn text_line_over_998_octets_is_refused() {
     c.expect("250");
     c.expect("250");
     c.expect("354");
-    c.send(&format!("Subject: long\r\n\r\n{}\r\n.\r\n", "y".repeat(1200)));
+    c.send(&format!(
+        "Subject: long\r\n\r\n{}\r\n.\r\n",
+        "y".repeat(1200)
+    ));
     c.expect("550 5.6.0");
     c.send("NOOP\r\n");
     c.expect("250");
@@ -191,7 +194,10 @@ fn per_ip_connection_limit() {
         if c.reply().starts_with("220") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "slots were not released");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots were not released"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }

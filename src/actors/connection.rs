@@ -90,7 +90,7 @@ impl Connection {
                 Ok(Ok(n)) => Read::Data(n),
                 Err(_) => Read::Idle,
             },
-            _ = shutdown.wait_for(|stop| *stop) => Read::Shutdown,
+            _ = crate::shutdown::requested(shutdown) => Read::Shutdown,
         }
     }
 

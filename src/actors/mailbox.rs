@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use actix::dev::ArbiterHandle;
+use actix::prelude::*;
 
 use crate::metrics;
 use crate::storage::{LocalDelivery, LocalOutcome, Store};

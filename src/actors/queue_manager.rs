@@ -12,7 +12,9 @@ use actix::prelude::*;
 
 use super::mailbox::{Deliver, MailboxRegistry};
 use crate::metrics;
-use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedRecipient, RecipientState, Store};
+use crate::storage::{
+    DeliveryTarget, LocalDelivery, QueueId, QueuedRecipient, RecipientState, Store,
+};
 
 /// Messages just made durable, with their recipients in spool order.
 #[derive(Message)]

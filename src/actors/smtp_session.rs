@@ -94,9 +94,13 @@ impl Driver {
     async fn run(mut self, tcp: tokio::net::TcpStream) {
         let svc = Arc::clone(&self.services);
         let timeouts = &svc.config.timeouts;
-        let mut conn = Connection::new(Stream::Plain(tcp), timeouts.smtp_idle, svc.shutdown.clone());
+        let mut conn =
+            Connection::new(Stream::Plain(tcp), timeouts.smtp_idle, svc.shutdown.clone());
         if self.role.implicit_tls() {
-            let ok = conn.start_tls(&svc.tls, timeouts.tls_handshake).await.is_ok();
+            let ok = conn
+                .start_tls(&svc.tls, timeouts.tls_handshake)
+                .await
+                .is_ok();
             metrics::tls_handshake("smtp", ok);
             if !ok {
                 return;
@@ -141,7 +145,10 @@ impl Driver {
                     authcid,
                     password,
                 } => {
-                    let verdict = svc.auth.verify(authzid.as_deref(), &authcid, &password).await;
+                    let verdict = svc
+                        .auth
+                        .verify(authzid.as_deref(), &authcid, &password)
+                        .await;
                     let (verdict, result) = match verdict {
                         crate::auth::Verdict::Ok(user) => (AuthVerdict::Ok { user }, "ok"),
                         crate::auth::Verdict::Invalid => (AuthVerdict::Invalid, "invalid"),
@@ -257,7 +264,11 @@ impl Driver {
         body.extend_from_slice(header.as_bytes());
         body.extend_from_slice(&tx.body);
         let message = NewMessage {
-            sender: tx.sender.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            sender: tx
+                .sender
+                .as_ref()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             recipients,
             body: Bytes::from(body),
             received_at: date.timestamp(),

@@ -90,7 +90,8 @@ impl SpoolWriter {
         let store = Arc::clone(&self.store);
         let count = messages.len();
         let started = Instant::now();
-        let commit = async move { tokio::task::spawn_blocking(move || store.spool(messages)).await };
+        let commit =
+            async move { tokio::task::spawn_blocking(move || store.spool(messages)).await };
         ctx.spawn(commit.into_actor(self).map(move |joined, act, ctx| {
             act.committing = false;
             metrics::spool_commit(started.elapsed().as_secs_f64(), count, bytes as u64);

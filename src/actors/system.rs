@@ -30,8 +30,9 @@ impl ActorSystem {
                     // Arbiter::new registers with the current System, so it runs here.
                     // Dropping an Arbiter value detaches its thread; the handles keep
                     // addressing it until it is stopped.
-                    let handles: Vec<ArbiterHandle> =
-                        (0..workers.max(1)).map(|_| Arbiter::new().handle()).collect();
+                    let handles: Vec<ArbiterHandle> = (0..workers.max(1))
+                        .map(|_| Arbiter::new().handle())
+                        .collect();
                     let _ = tx.send((System::current(), handles));
                 });
                 let _ = system.run();

@@ -26,7 +26,7 @@ pub async fn serve(listener: TcpListener, render: Render, mut stop: watch::Recei
                     continue;
                 }
             },
-            _ = stop.wait_for(|stop| *stop) => return,
+            _ = crate::shutdown::requested(&mut stop) => return,
         };
         tokio::spawn(answer(tcp, Arc::clone(&render)));
     }
@@ -84,9 +84,15 @@ mod tests {
     #[test]
     fn routes() {
         let r = render();
-        assert_eq!(route(b"GET /metrics HTTP/1.1\r\n\r\n", &r).2, "hermod_up 1\n");
+        assert_eq!(
+            route(b"GET /metrics HTTP/1.1\r\n\r\n", &r).2,
+            "hermod_up 1\n"
+        );
         assert_eq!(route(b"GET /nope HTTP/1.1\r\n\r\n", &r).0, "404 Not Found");
-        assert_eq!(route(b"POST /metrics HTTP/1.1\r\n\r\n", &r).0, "405 Method Not Allowed");
+        assert_eq!(
+            route(b"POST /metrics HTTP/1.1\r\n\r\n", &r).0,
+            "405 Method Not Allowed"
+        );
         assert_eq!(route(b"\xff\x00garbage", &r).0, "405 Method Not Allowed");
     }
 }

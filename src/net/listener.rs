@@ -56,7 +56,9 @@ impl ListenerRole {
     /// implicit-TLS client just sees the connection close).
     fn refusal(self, why: Refusal) -> &'static [u8] {
         match (self.protocol(), why) {
-            ("smtp", Refusal::ListenerFull) => b"421 4.7.0 Too many connections, try again later\r\n",
+            ("smtp", Refusal::ListenerFull) => {
+                b"421 4.7.0 Too many connections, try again later\r\n"
+            }
             ("smtp", Refusal::PeerFull) => b"421 4.7.0 Too many connections from your address\r\n",
             (_, Refusal::ListenerFull) => b"-ERR [SYS/TEMP] Too many connections\r\n",
             (_, Refusal::PeerFull) => b"-ERR [SYS/TEMP] Too many connections from your address\r\n",
@@ -116,7 +118,7 @@ impl BoundListener {
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
-                _ = stop.wait_for(|stop| *stop) => return,
+                _ = crate::shutdown::requested(&mut stop) => return,
             };
             let (tcp, peer) = match accepted {
                 Ok(pair) => pair,

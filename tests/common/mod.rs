@@ -107,7 +107,11 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("hermod exited with {status} at start:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "hermod did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "hermod did not start:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -177,7 +181,9 @@ impl Server {
 
     /// Runs a Python script from tests/python with arguments; panics with its output on failure.
     pub fn python(&self, script: &str, args: &[String]) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(script);
         let out = Command::new("python3")
             .arg(path)
             .args(args)
@@ -234,7 +240,8 @@ impl Server {
 
     pub fn metrics(&self) -> String {
         let mut c = TcpStream::connect(self.addr("http")).unwrap();
-        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut text = String::new();
         c.read_to_string(&mut text).unwrap();
         text
@@ -256,7 +263,9 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         Client {
             reader: BufReader::new(stream.try_clone().unwrap()),
             writer: stream,
@@ -291,7 +300,10 @@ impl Client {
     /// Reads an SMTP reply and asserts it starts with `prefix`.
     pub fn expect(&mut self, prefix: &str) -> String {
         let line = self.reply();
-        assert!(line.starts_with(prefix), "expected {prefix:?}, got {line:?}");
+        assert!(
+            line.starts_with(prefix),
+            "expected {prefix:?}, got {line:?}"
+        );
         line
     }
 
