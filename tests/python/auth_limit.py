@@ -16,6 +16,9 @@ s.ehlo("client.test")
 code, _ = s.docmd("AUTH", "PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==")  # alice / wrong
 assert code == 535, code
 code, _ = s.docmd("AUTH", "PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==")
+assert code == 535, code
+# The second failure reached the limit: 421 follows at once, then the connection closes.
+code, _ = s.getreply()
 assert code == 421, code
 try:
     s.noop()

@@ -91,7 +91,7 @@ with smtplib.SMTP(HOST, sub_port, timeout=10) as s:
         assert e.smtp_code == 535, e
     s.login("alice@example.test", password)
     refused = s.sendmail("alice@example.test", ["bob@example.test", "someone@remote.test"],
-                         msg("sub-1", to="bob@example.test").as_bytes())
+                         msg("sub-1", to="bob@example.test").as_string())
     assert refused == {}, refused
 
 # --- Submissions: implicit TLS, AUTH LOGIN ------------------------------------------------
