@@ -20,6 +20,8 @@ mod types;
 
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod sled_tests;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -162,7 +164,9 @@ pub trait Store: Send + Sync + 'static {
 /// Refuse names that cannot be stored: NUL separates the parts of composite keys.
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.contains('\0') {
-        return Err(StoreError::Invalid(name.to_owned()));
+        return Err(StoreError::Invalid(format!(
+            "name {name:?} is empty or holds NUL"
+        )));
     }
     Ok(())
 }
