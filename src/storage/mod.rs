@@ -14,6 +14,7 @@ mod codec;
 mod error;
 mod memory;
 mod sled_mailbox;
+mod sled_refs;
 mod sled_store;
 mod spool;
 mod types;
@@ -22,6 +23,8 @@ mod types;
 mod contract;
 #[cfg(test)]
 mod sled_tests;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -159,6 +162,11 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// Reads only; may block (stats files).
     fn disk_usage(&self) -> Result<Vec<(&'static str, u64)>, StoreError>;
+}
+
+/// Lock a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Refuse names that cannot be stored: NUL separates the parts of composite keys.
