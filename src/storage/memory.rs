@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::sled_store::lock;
+use super::lock;
 use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, NewMessage, QueueId,
     QueuedMessage, RecipientState, UserRecord,

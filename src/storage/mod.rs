@@ -14,12 +14,17 @@ mod codec;
 mod error;
 mod memory;
 mod sled_mailbox;
+mod sled_refs;
 mod sled_store;
 mod spool;
 mod types;
 
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod sled_tests;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -159,10 +164,17 @@ pub trait Store: Send + Sync + 'static {
     fn disk_usage(&self) -> Result<Vec<(&'static str, u64)>, StoreError>;
 }
 
+/// Lock a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Refuse names that cannot be stored: NUL separates the parts of composite keys.
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.is_empty() || name.contains('\0') {
-        return Err(StoreError::Invalid(name.to_owned()));
+        return Err(StoreError::Invalid(format!(
+            "name {name:?} is empty or holds NUL"
+        )));
     }
     Ok(())
 }

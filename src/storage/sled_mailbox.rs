@@ -11,7 +11,8 @@ use super::codec::{
     be_u32, decode_json, decode_mailbox, decode_queued, encode_json, encode_mailbox, encode_queued,
     mailbox_key, message_key, messages_prefix, user_prefix,
 };
-use super::sled_store::{add_blob_ref, drop_blob_ref, split_tx, tx_abort, SledStore};
+use super::sled_refs::{add_blob_ref, drop_blob_ref, split_tx, tx_abort};
+use super::sled_store::SledStore;
 use super::types::{
     LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, RecipientState, UserRecord,
 };

@@ -6,30 +6,27 @@
 //! sled, then fdatasync sled's log file ourselves: sled's flush ends in `sync_file_range`,
 //! which is no durability barrier (spacejam/sled#1452). Two fsyncs per batch.
 //!
-//! Space: a blob record counts its references (queue entry + mailbox copies); a segment
-//! record counts its live blobs. A segment whose count reaches zero is deleted once it is no
-//! longer the one being appended to, and only after the commit that emptied it is durable.
+//! Space (counts kept by `sled_refs`): a segment whose live-blob count reaches zero is
+//! deleted once it is no longer the one being appended to, and only after the commit that
+//! emptied it is durable.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
 use sled::Transactional;
 
 use super::codec::{be_u64, decode_queued, encode_queued, BlobRecord};
+use super::sled_refs::{drop_blob_ref, split_tx, tx_abort};
 use super::spool::{self, SegmentWriter};
 use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, QueueId, QueuedMessage,
     RecipientState, UserRecord,
 };
-use super::{NewMessage, RecipientUpdate, Store, StoreError};
+use super::{lock, NewMessage, RecipientUpdate, Store, StoreError};
 
 /// Meta key: the next queue (and blob) id.
 pub(super) const META_NEXT_ID: &[u8] = b"next_id";
@@ -119,75 +116,6 @@ impl MetaSync {
         }
         self.synced_blobs = seen;
         Ok(())
-    }
-}
-
-/// Lock a mutex whose data stays consistent even if a holder panicked.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Abort a sled transaction with a store error.
-pub(super) fn tx_abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-/// Add one reference to a blob (a new mailbox copy).
-pub(super) fn add_blob_ref(
-    blobs: &TransactionalTree,
-    blob: BlobId,
-) -> ConflictableTransactionResult<(), StoreError> {
-    let key = blob.0.to_be_bytes();
-    let raw = blobs.get(key)?.ok_or_else(|| {
-        tx_abort(StoreError::Corrupt(format!(
-            "blob {} is referenced but has no record",
-            blob.0
-        )))
-    })?;
-    let mut record = BlobRecord::decode(&raw).map_err(tx_abort)?;
-    record.refs = record.refs.saturating_add(1);
-    blobs.insert(&key[..], &record.encode()[..])?;
-    Ok(())
-}
-
-/// Drop one reference to a blob; at zero the blob record goes and its segment's live count
-/// drops. Returns the segment id if that count reached zero.
-pub(super) fn drop_blob_ref(
-    blobs: &TransactionalTree,
-    segments: &TransactionalTree,
-    blob: BlobId,
-) -> ConflictableTransactionResult<Option<u64>, StoreError> {
-    let key = blob.0.to_be_bytes();
-    let Some(raw) = blobs.get(key)? else {
-        // Already gone: dropping a reference twice must not underflow another blob's count.
-        tracing::warn!(blob = blob.0, "dropping a reference to a missing blob");
-        return Ok(None);
-    };
-    let mut record = BlobRecord::decode(&raw).map_err(tx_abort)?;
-    record.refs = record.refs.saturating_sub(1);
-    if record.refs > 0 {
-        blobs.insert(&key[..], &record.encode()[..])?;
-        return Ok(None);
-    }
-    blobs.remove(&key[..])?;
-    let seg_key = record.segment.to_be_bytes();
-    let live = match segments.get(seg_key)? {
-        Some(raw) => be_u64(&raw).map_err(tx_abort)?,
-        None => 0,
-    };
-    let live = live.saturating_sub(1);
-    segments.insert(&seg_key[..], &live.to_be_bytes()[..])?;
-    Ok((live == 0).then_some(record.segment))
-}
-
-/// Split a transaction result into per-item (`Abort`) and whole-call (`Storage`) errors.
-pub(super) fn split_tx<T>(
-    result: Result<T, TransactionError<StoreError>>,
-) -> Result<Result<T, StoreError>, StoreError> {
-    match result {
-        Ok(v) => Ok(Ok(v)),
-        Err(TransactionError::Abort(e)) => Ok(Err(e)),
-        Err(TransactionError::Storage(e)) => Err(e.into()),
     }
 }
 
