@@ -31,6 +31,7 @@ pub enum Target {
 #[derive(Debug, Default)]
 pub struct Directory {
     domains: HashSet<String>,
+    primary: Option<String>,
     aliases: HashMap<String, Vec<String>>,
     catch_all: HashMap<String, String>,
     users: RwLock<HashMap<String, UserRecord>>,
@@ -46,11 +47,13 @@ impl Directory {
         aliases: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
         catch_all: impl IntoIterator<Item = (&'a String, &'a String)>,
     ) -> Self {
+        let domains: Vec<String> = domains
+            .into_iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
         Directory {
-            domains: domains
-                .into_iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
+            primary: domains.first().cloned(),
+            domains: domains.into_iter().collect(),
             aliases: aliases
                 .into_iter()
                 .map(|(k, v)| {
@@ -75,7 +78,7 @@ impl Directory {
 
     /// The first configured domain, for addresses without one (`RCPT TO:<postmaster>`).
     pub fn primary_domain(&self) -> Option<&str> {
-        self.domains.iter().min().map(String::as_str)
+        self.primary.as_deref()
     }
 
     /// Replaces every account (at start, from the store).

@@ -184,7 +184,16 @@ impl Driver {
 
     fn check_recipient(&mut self, address: Address) -> RcptVerdict {
         let directory = &self.services.directory;
-        let resolution = directory.resolve(address.local(), address.domain());
+        let mut domain = address.domain();
+        // RFC 5321 §4.5.1: `RCPT TO:<postmaster>` (no domain; the session names it after
+        // our hostname) must be accepted: it is postmaster of the primary domain.
+        if address.local().eq_ignore_ascii_case("postmaster")
+            && domain == self.services.config.hostname
+            && !directory.is_local_domain(domain)
+        {
+            domain = directory.primary_domain().unwrap_or(domain);
+        }
+        let resolution = directory.resolve(address.local(), domain);
         let verdict = match &resolution {
             Resolution::Local(targets) => match targets.first() {
                 Some(Target::User(user)) => RcptVerdict::Local { user: user.clone() },

@@ -88,10 +88,16 @@ fn ensure_self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathB
     };
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let names = vec![hostname.to_string(), "localhost".to_string()];
+    let mut params = rcgen::CertificateParams::new(names)?;
+    // Clients show the subject when asking whether to trust the certificate.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
     // rcgen's default key type is ECDSA P-256: small and fast to handshake.
-    let generated = rcgen::generate_simple_self_signed(names)?;
-    write_private(&key, generated.signing_key.serialize_pem().as_bytes()).map_err(io_err(&key))?;
-    fs::write(&cert, generated.cert.pem()).map_err(io_err(&cert))?;
+    let signing_key = rcgen::KeyPair::generate()?;
+    let generated = params.self_signed(&signing_key)?;
+    write_private(&key, signing_key.serialize_pem().as_bytes()).map_err(io_err(&key))?;
+    fs::write(&cert, generated.pem()).map_err(io_err(&cert))?;
     tracing::info!(cert = %cert.display(), "generated a self-signed TLS certificate");
     Ok((cert, key))
 }
