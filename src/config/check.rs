@@ -123,6 +123,7 @@ pub(super) fn static_problems(config: &Config) -> Vec<String> {
     alias_problems(config, &mut problems);
     listener_problems(config, &mut problems);
     limit_problems(config, &mut problems);
+    super::outbound::problems(&config.delivery, &config.queue, &mut problems);
     problems
 }
 

@@ -13,6 +13,7 @@
 
 mod addr;
 mod check;
+mod outbound;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use serde::Deserialize;
 
 pub use addr::{ListenAddr, TrustedNet};
 pub use check::{validate_address, validate_domain};
+pub use outbound::{Delivery, Queue};
 pub use units::{ByteSize, HumanDuration, UnitError};
 
 /// The whole server configuration; `Config::default()` is a runnable server.
@@ -57,6 +59,10 @@ pub struct Config {
     pub catch_all: BTreeMap<String, String>,
     /// Storage engine tuning.
     pub storage: Storage,
+    /// Outbound delivery: DNS, MX port, smarthost, per-destination limits.
+    pub delivery: Delivery,
+    /// Outbound retry schedule and expiry.
+    pub queue: Queue,
 }
 
 /// Listener addresses; in TOML, `""` disables a listener.
@@ -193,6 +199,8 @@ impl Default for Config {
             aliases: BTreeMap::new(),
             catch_all: BTreeMap::new(),
             storage: Storage::default(),
+            delivery: Delivery::default(),
+            queue: Queue::default(),
         }
     }
 }

@@ -96,6 +96,32 @@ static STORAGE: Section = Section {
     required: &[],
 };
 
+static DELIVERY: Section = Section {
+    keys: &[
+        ("dns_servers", Node::List(is::<std::net::SocketAddr>)),
+        ("mx_port", Node::Value(is::<u16>)),
+        ("smarthost", TEXT),
+        ("smarthost_user", TEXT),
+        ("smarthost_password", TEXT),
+        ("require_tls_domains", Node::List(is::<String>)),
+        ("connections_per_destination", COUNT),
+        ("messages_per_connection", COUNT),
+        ("connect_timeout", DURATION),
+        ("command_timeout", DURATION),
+        ("dns_timeout", DURATION),
+    ],
+    required: &[],
+};
+
+static QUEUE: Section = Section {
+    keys: &[
+        ("retry_intervals", Node::List(is::<HumanDuration>)),
+        ("max_age", DURATION),
+        ("delay_notice", DURATION),
+    ],
+    required: &[],
+};
+
 static ROOT: Section = Section {
     keys: &[
         ("hostname", TEXT),
@@ -109,6 +135,8 @@ static ROOT: Section = Section {
         ("aliases", Node::Map(is::<Vec<String>>)),
         ("catch_all", Node::Map(is::<String>)),
         ("storage", Node::Table(&STORAGE)),
+        ("delivery", Node::Table(&DELIVERY)),
+        ("queue", Node::Table(&QUEUE)),
     ],
     required: &[],
 };
@@ -290,7 +318,7 @@ mod tests {
             problems,
             [
                 "unknown key 'bogus' at the top level (known keys: hostname, data_dir, domains, \
-                 listen, tls, limits, relay, timeouts, aliases, catch_all, storage)",
+                 listen, tls, limits, relay, timeouts, aliases, catch_all, storage, delivery, queue)",
                 "unknown key 'limits.whatever' (known keys: max_message_size, max_recipients, \
                  max_errors, max_auth_failures, max_connections, max_connections_per_ip)",
                 "unknown key 'listen.smpt' (did you mean 'smtp'?)",

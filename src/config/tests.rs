@@ -221,7 +221,7 @@ smtp = \"127.0.0.1\"
         problems(text),
         [
             "unknown key 'colour' at the top level (known keys: hostname, data_dir, domains, \
-             listen, tls, limits, relay, timeouts, aliases, catch_all, storage)",
+             listen, tls, limits, relay, timeouts, aliases, catch_all, storage, delivery, queue)",
             "limits.max_message_size: unknown unit 'parsecs' in '25 parsecs' (expected one of \
              B, KB, KiB, MB, MiB, GB, GiB)",
             "listen.smtp: invalid listen address '127.0.0.1' (expected IP:port such as \
