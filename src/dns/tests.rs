@@ -289,3 +289,18 @@ async fn cache_stays_within_its_bound() {
     resolver.resolve("d0.example").await.unwrap();
     assert!(server.queries() > before);
 }
+
+#[test]
+fn resolver_is_built_outside_a_runtime_and_shared_across_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>(_: &T) {}
+    let (_server, addr) = TestDnsServer::start(TestRecords::new().a("h.example", IP1)).unwrap();
+    let resolver = resolver(addr, 10);
+    shareable(&resolver);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dest = runtime.block_on(resolver.resolve("h.example")).unwrap();
+    assert!(dest.implicit);
+    assert_eq!(dest.hosts[0].addrs, [IpAddr::V4(IP1)]);
+}
