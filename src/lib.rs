@@ -9,6 +9,7 @@
 //! - [`actors`]: the supervised actix actor tree: sessions, spool writer, delivery, mailboxes.
 //! - [`directory`]: local domains, accounts, aliases and catch-alls, in memory.
 //! - [`auth`]: password hashing (argon2id) and credential checks.
+//! - [`dns`]: MX resolution for outbound delivery (hickory-resolver) and its TTL cache.
 //! - [`admin`]: the local admin socket the CLI talks to while the server runs.
 //! - [`server`]: start-up and the shutdown sequence.
 //! - [`shutdown`]: the signal that starts the shutdown sequence.
@@ -19,6 +20,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod directory;
+pub mod dns;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
