@@ -427,3 +427,38 @@ async fn verified_tls_refuses_a_self_signed_certificate() {
         .unwrap();
     assert!(matches!(err, ClientError::Tls(_)), "{err}");
 }
+
+#[tokio::test]
+async fn silent_after_the_final_dot_times_out_there() {
+    let (addr, _) = start(Script {
+        stall_end: true,
+        ..Script::default()
+    })
+    .await;
+    let mut config = config();
+    config.data_timeout = Duration::from_millis(200);
+    let mut conn = Connection::connect(addr, "localhost", &config)
+        .await
+        .unwrap();
+    let err = conn.send(&envelope(&["b@x"]), MESSAGE).await.err().unwrap();
+    assert!(matches!(err, ClientError::Timeout("end of data")), "{err}");
+    assert!(!conn.is_usable());
+}
+
+#[tokio::test]
+async fn garbage_reply_mid_transaction_makes_the_connection_unusable() {
+    let (addr, _) = start(Script {
+        rcpt: |_| "OK fine",
+        ..Script::default()
+    })
+    .await;
+    let mut conn = Connection::connect(addr, "localhost", &config())
+        .await
+        .unwrap();
+    let err = conn.send(&envelope(&["b@x"]), MESSAGE).await.err().unwrap();
+    assert!(
+        matches!(&err, ClientError::Protocol(text) if text.starts_with("RCPT")),
+        "{err}"
+    );
+    assert!(!conn.is_usable());
+}

@@ -28,6 +28,8 @@ pub struct Script {
     pub break_tls: bool,
     /// Close after reading this many octets of message.
     pub drop_in_data: Option<usize>,
+    /// Never answer the final dot.
+    pub stall_end: bool,
 }
 
 impl Default for Script {
@@ -42,6 +44,7 @@ impl Default for Script {
             tls: None,
             break_tls: false,
             drop_in_data: None,
+            stall_end: false,
         }
     }
 }
@@ -234,6 +237,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                     seen.messages.lock().unwrap().push(message);
+                    if script.stall_end {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
                     io.say(&reply(script.end)).await?;
                 }
                 mail_ok = false;
