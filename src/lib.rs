@@ -6,6 +6,8 @@
 //! - [`storage`]: the [`storage::Store`] trait, the sled + spool-segment backend and an
 //!   in-memory backend, with one contract test suite for both.
 //! - [`net`]: listeners, TLS (rustls) and the stream type sessions run on.
+//! - [`outbound`]: the SMTP client that delivers to remote servers (connect, STARTTLS,
+//!   pipelined transactions with per-recipient results, connection reuse).
 //! - [`actors`]: the supervised actix actor tree: sessions, spool writer, delivery, mailboxes.
 //! - [`directory`]: local domains, accounts, aliases and catch-alls, in memory.
 //! - [`auth`]: password hashing (argon2id) and credential checks.
@@ -23,6 +25,7 @@ pub mod directory;
 pub mod dns;
 pub mod metrics;
 pub mod net;
+pub mod outbound;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;

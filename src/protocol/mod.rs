@@ -6,3 +6,4 @@
 pub mod mail;
 pub mod pop3;
 pub mod smtp;
+pub mod smtp_client;
