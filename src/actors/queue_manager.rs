@@ -1,72 +1,287 @@
 //! The queue manager: learns of every committed message (from the [`SpoolWriter`] and, at
-//! start, from the store), and routes each pending recipient: local ones to their
-//! [`Mailbox`] actor, remote ones stay queued for outbound delivery.
+//! start, from the store) and routes each pending recipient. Local recipients go to their
+//! [`Mailbox`] actor. Remote ones become [`Job`]s (one per message and domain) in a due-time
+//! index; when due they are resolved to a destination and handed to its [`DomainQueue`],
+//! and the workers' reports come back here to be recorded, retried or bounced.
 //!
 //! [`SpoolWriter`]: super::SpoolWriter
 //! [`Mailbox`]: super::Mailbox
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix::dev::ArbiterHandle;
 use actix::prelude::*;
 
+use super::domain_queue::{DomainQueue, Enqueue, Outbound, Route};
+use super::job::{Attempt, Job, JobRecipient, Report};
 use super::mailbox::{Deliver, MailboxRegistry};
+use super::outcomes;
+use super::spool_writer::SpoolWriter;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::dns::MxResolver;
 use crate::metrics;
-use crate::storage::{
-    DeliveryTarget, LocalDelivery, QueueId, QueuedRecipient, RecipientState, Store,
-};
+use crate::outbound::ClientConfig;
+use crate::queue::schedule::RetryPolicy;
+use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedMessage, Store};
 
-/// Messages just made durable, with their recipients in spool order.
+/// How often due jobs are looked for.
+const TICK: Duration = Duration::from_millis(250);
+/// A job its destination could not take (queue full) is tried again after this.
+const REQUEUE_AFTER: i64 = 5;
+
+/// Messages just made durable.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Enqueued(pub Vec<(QueueId, Vec<QueuedRecipient>)>);
+pub struct Enqueued(pub Vec<QueuedMessage>);
 
-/// The routing actor.
+/// The spool writer to send DSNs through (set once, after both actors exist).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetSpool(pub Addr<SpoolWriter>);
+
+/// Make every pending recipient of a message due now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetryNow(pub QueueId);
+
+/// Forget a message deleted from the store.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Forget(pub QueueId);
+
+/// What the queue manager needs besides storage.
+pub struct QueueSettings {
+    /// Server configuration (hostname, delivery, queue).
+    pub config: Arc<Config>,
+    /// For DSN targets.
+    pub directory: Arc<Directory>,
+    /// MX lookups.
+    pub resolver: MxResolver,
+    /// The multi-thread runtime, where DNS lookups run (see `dns` docs).
+    pub runtime: tokio::runtime::Handle,
+    /// Arbiters for destination queues.
+    pub arbiters: Vec<ArbiterHandle>,
+}
+
+/// The routing and scheduling actor.
 pub struct QueueManager {
     store: Arc<dyn Store>,
     mailboxes: MailboxRegistry,
+    settings: Arc<QueueSettings>,
+    policy: Arc<RetryPolicy>,
+    spool: Option<Addr<SpoolWriter>>,
+    outbound: Option<Arc<Outbound>>,
+    /// Remote work by due time.
+    scheduled: BTreeMap<(i64, QueueId, String), Job>,
+    /// Jobs handed out and not reported yet, with their arrival time.
+    in_flight: HashMap<(QueueId, String), i64>,
+    destinations: HashMap<String, Addr<DomainQueue>>,
+    next_arbiter: usize,
 }
 
 impl QueueManager {
     /// A manager over `store`, delivering locally through `mailboxes`.
-    pub fn new(store: Arc<dyn Store>, mailboxes: MailboxRegistry) -> Self {
-        QueueManager { store, mailboxes }
+    pub fn new(store: Arc<dyn Store>, mailboxes: MailboxRegistry, settings: Arc<QueueSettings>) -> Self {
+        let queue = &settings.config.queue;
+        let policy = Arc::new(RetryPolicy {
+            intervals: queue.retry_intervals.clone(),
+            max_age: queue.max_age,
+            delay_notice: queue.delay_notice,
+        });
+        QueueManager {
+            store,
+            mailboxes,
+            settings,
+            policy,
+            spool: None,
+            outbound: None,
+            scheduled: BTreeMap::new(),
+            in_flight: HashMap::new(),
+            destinations: HashMap::new(),
+            next_arbiter: 0,
+        }
     }
 
-    /// Routes the pending recipients of some messages; `states` is None for new messages
-    /// (all pending).
-    fn route<'a>(
-        &self,
-        messages: impl Iterator<Item = (QueueId, &'a [QueuedRecipient], Option<Vec<bool>>)>,
-    ) {
-        let mut local: HashMap<&str, Vec<LocalDelivery>> = HashMap::new();
-        let mut remote = 0u64;
-        for (queue_id, recipients, pending) in messages {
-            for (index, rcpt) in recipients.iter().enumerate() {
-                if pending.as_ref().is_some_and(|p| !p[index]) {
+    /// Routes the pending recipients of messages: local ones to mailboxes now, remote ones
+    /// into the schedule.
+    fn route(&mut self, messages: Vec<QueuedMessage>) {
+        let mut local: HashMap<String, Vec<LocalDelivery>> = HashMap::new();
+        for message in messages {
+            let mut remote: BTreeMap<String, (i64, Vec<JobRecipient>)> = BTreeMap::new();
+            for (index, (rcpt, status)) in message.recipients.iter().enumerate() {
+                if !status.is_pending() {
                     continue;
                 }
                 match &rcpt.target {
-                    DeliveryTarget::Local { user } => {
-                        local.entry(user).or_default().push(LocalDelivery {
-                            queue_id,
-                            rcpt: index as u32,
-                            user: user.clone(),
-                            mailbox: "INBOX".into(),
+                    DeliveryTarget::Local { user } => local.entry(user.clone()).or_default().push(LocalDelivery {
+                        queue_id: message.id,
+                        rcpt: index as u32,
+                        user: user.clone(),
+                        mailbox: "INBOX".into(),
+                    }),
+                    DeliveryTarget::Remote { domain } => {
+                        let entry = remote.entry(domain.to_ascii_lowercase()).or_insert((i64::MAX, Vec::new()));
+                        entry.0 = entry.0.min(status.next_attempt);
+                        entry.1.push(JobRecipient {
+                            index: index as u32,
+                            address: rcpt.address.clone(),
+                            notify: rcpt.notify,
+                            orcpt: rcpt.orcpt.clone(),
+                            attempts: status.attempts,
+                            delay_notified: status.delay_notified,
                         });
                     }
-                    // Outbound delivery is its own part of the queue; until it runs these
-                    // recipients wait, durable, in the spool.
-                    DeliveryTarget::Remote { .. } => remote += 1,
                 }
             }
+            for (domain, (due, recipients)) in remote {
+                let job = Job {
+                    queue_id: message.id,
+                    domain,
+                    sender: message.sender.clone(),
+                    blob: message.blob,
+                    received_at: message.received_at,
+                    ret: message.ret,
+                    envid: message.envid.clone(),
+                    recipients,
+                };
+                self.schedule(job, due);
+            }
         }
-        metrics::queue_depth("remote", remote as f64);
         for (user, items) in local {
-            metrics::queue_depth("local", items.len() as f64);
+            metrics::queue_state("local", items.len() as f64);
             // Ids only, bounded by what is already on disk; the mailbox actor batches them.
-            self.mailboxes.get(user).do_send(Deliver(items));
+            self.mailboxes.get(&user).do_send(Deliver(items));
         }
+    }
+
+    /// Puts a job in the due-time index.
+    pub(super) fn schedule(&mut self, job: Job, due: i64) {
+        self.in_flight.remove(&(job.queue_id, job.domain.clone()));
+        self.scheduled.insert((due, job.queue_id, job.domain.clone()), job);
+    }
+
+    /// Hands every due job to its destination.
+    fn dispatch_due(&mut self, ctx: &mut Context<Self>) {
+        let now = outcomes::now();
+        while let Some(entry) = self.scheduled.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let job = entry.remove();
+            self.in_flight.insert((job.queue_id, job.domain.clone()), job.received_at);
+            self.dispatch(job, ctx);
+        }
+        self.publish(now);
+    }
+
+    fn publish(&self, now: i64) {
+        let deferred = self
+            .scheduled
+            .values()
+            .filter(|j| j.recipients.iter().any(|r| r.attempts > 0))
+            .count();
+        metrics::queue_state_set("scheduled", (self.scheduled.len() - deferred) as f64);
+        metrics::queue_state_set("deferred", deferred as f64);
+        metrics::queue_state_set("in-flight", self.in_flight.len() as f64);
+        let oldest = self
+            .scheduled
+            .values()
+            .map(|j| j.received_at)
+            .chain(self.in_flight.values().copied())
+            .min();
+        metrics::queue_oldest_age(oldest.map_or(0, |t| (now - t).max(0)));
+    }
+
+    /// Resolves the job's destination, then queues it there.
+    fn dispatch(&mut self, job: Job, ctx: &mut Context<Self>) {
+        let lookup = route_for(Arc::clone(&self.settings), job.domain.clone());
+        ctx.spawn(lookup.into_actor(self).map(move |route, act, ctx| match route {
+            Ok((key, route)) => {
+                let queue = act.destination(key);
+                let enqueue = queue.send(Enqueue { job: job.clone(), route: Arc::new(route) });
+                ctx.spawn(enqueue.into_actor(act).map(move |sent, act, _ctx| match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(job)) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
+                    Err(_) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
+                }));
+            }
+            Err(attempt) => {
+                let results = vec![attempt; job.recipients.len()];
+                let report = Report { job, remote_mta: None, results };
+                act.record(report, ctx);
+            }
+        }));
+    }
+
+    /// The queue of a destination site, started on first use.
+    fn destination(&mut self, key: String) -> Addr<DomainQueue> {
+        if let Some(queue) = self.destinations.get(&key).filter(|q| q.connected()) {
+            return queue.clone();
+        }
+        let outbound = self.outbound.clone().expect("outbound settings exist once started");
+        let arbiters = &self.settings.arbiters;
+        let arbiter = &arbiters[self.next_arbiter % arbiters.len()];
+        self.next_arbiter += 1;
+        let name = key.clone();
+        let queue = DomainQueue::start_in_arbiter(arbiter, move |_| DomainQueue::new(name, outbound));
+        self.destinations.insert(key, queue.clone());
+        queue
+    }
+
+    /// Records a report: DSNs first (they need the body, which the last update may free),
+    /// then the recipients' new states; what is deferred goes back into the schedule.
+    fn record(&mut self, report: Report, ctx: &mut Context<Self>) {
+        let store = Arc::clone(&self.store);
+        let spool = self.spool.clone();
+        let settings = Arc::clone(&self.settings);
+        let policy = Arc::clone(&self.policy);
+        let work = outcomes::record(report, store, spool, settings, policy);
+        ctx.spawn(work.into_actor(self).map(|retry, act, _ctx| {
+            if let Some((job, due)) = retry {
+                act.schedule(job, due);
+            }
+        }));
+    }
+}
+
+/// The destination key and route of a domain: the smarthost, or its MX hosts.
+async fn route_for(settings: Arc<QueueSettings>, domain: String) -> Result<(String, Route), Attempt> {
+    let delivery = &settings.config.delivery;
+    if let Some(smarthost) = delivery.smarthost.clone() {
+        let lookup = settings.runtime.spawn(async move {
+            tokio::net::lookup_host(smarthost.as_str()).await.map(|a| (smarthost, a.collect::<Vec<_>>()))
+        });
+        return match lookup.await {
+            Ok(Ok((host, addrs))) if !addrs.is_empty() => {
+                let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h).to_string();
+                Ok((format!("smarthost {host}"), Route { hosts: vec![(name, addrs)] }))
+            }
+            Ok(Ok(_)) => Err(Attempt::Temporary("smarthost has no address".into())),
+            Ok(Err(e)) => Err(Attempt::Temporary(format!("smarthost lookup: {e}"))),
+            Err(e) => Err(Attempt::Temporary(format!("smarthost lookup: {e}"))),
+        };
+    }
+    let resolver = settings.resolver.clone();
+    let port = delivery.mx_port;
+    let resolved = settings.runtime.spawn(async move { resolver.resolve(&domain).await }).await;
+    match resolved {
+        Ok(Ok(destination)) => {
+            let hosts = destination
+                .hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.addrs.iter().map(|ip| std::net::SocketAddr::new(*ip, port)).collect()))
+                .collect();
+            Ok((destination.site_key(), Route { hosts }))
+        }
+        Ok(Err(e)) if e.is_permanent() => Err(Attempt::Permanent {
+            reply: format!("DNS: {e}"),
+            status: e.enhanced_status().to_string(),
+        }),
+        Ok(Err(e)) => Err(Attempt::Temporary(format!("DNS: {e}"))),
+        Err(e) => Err(Attempt::Temporary(format!("DNS lookup task: {e}"))),
     }
 }
 
@@ -74,6 +289,24 @@ impl Actor for QueueManager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        let config = &self.settings.config;
+        let delivery = &config.delivery;
+        let mut client = ClientConfig::new(config.hostname.clone());
+        client.connect_timeout = delivery.connect_timeout;
+        client.command_timeout = delivery.command_timeout;
+        client.data_timeout = delivery.command_timeout * 2;
+        client.auth = delivery
+            .smarthost_user
+            .clone()
+            .zip(delivery.smarthost_password.clone());
+        self.outbound = Some(Arc::new(Outbound {
+            client,
+            connections: delivery.connections_per_destination,
+            per_connection: delivery.messages_per_connection,
+            require_tls: delivery.require_tls_domains.clone(),
+            store: Arc::clone(&self.store),
+            queue: ctx.address(),
+        }));
         // Resume what a previous run left pending before taking new work, so that the
         // order of deliveries follows the order of acceptance.
         let store = Arc::clone(&self.store);
@@ -81,37 +314,64 @@ impl Actor for QueueManager {
         ctx.wait(load.into_actor(self).map(|loaded, act, _ctx| match loaded {
             Ok(Ok(messages)) => {
                 tracing::info!(messages = messages.len(), "resuming queued messages");
-                let recipients: Vec<(QueueId, Vec<QueuedRecipient>, Vec<bool>)> = messages
-                    .into_iter()
-                    .map(|m| {
-                        let pending = m
-                            .recipients
-                            .iter()
-                            .map(|(_, s)| matches!(s, RecipientState::Pending))
-                            .collect();
-                        let rcpts = m.recipients.into_iter().map(|(r, _)| r).collect();
-                        (m.id, rcpts, pending)
-                    })
-                    .collect();
-                act.route(
-                    recipients
-                        .iter()
-                        .map(|(id, r, p)| (*id, r.as_slice(), Some(p.clone()))),
-                );
+                act.route(messages);
             }
             Ok(Err(e)) => tracing::error!(error = %e, "could not load the queue"),
             Err(e) => tracing::error!(error = %e, "queue load panicked"),
         }));
-    }
-}
-
-impl Handler<Enqueued> for QueueManager {
-    type Result = ();
-
-    fn handle(&mut self, Enqueued(messages): Enqueued, _ctx: &mut Context<Self>) {
-        self.route(messages.iter().map(|(id, r)| (*id, r.as_slice(), None)));
+        ctx.run_interval(TICK, |act, ctx| act.dispatch_due(ctx));
     }
 }
 
 // Restarted by its Supervisor if it ever stops; `started` reloads the queue from storage.
 impl actix::Supervised for QueueManager {}
+
+impl Handler<Enqueued> for QueueManager {
+    type Result = ();
+
+    fn handle(&mut self, Enqueued(messages): Enqueued, ctx: &mut Context<Self>) {
+        self.route(messages);
+        self.dispatch_due(ctx);
+    }
+}
+
+impl Handler<Report> for QueueManager {
+    type Result = ();
+
+    fn handle(&mut self, report: Report, ctx: &mut Context<Self>) {
+        self.record(report, ctx);
+    }
+}
+
+impl Handler<SetSpool> for QueueManager {
+    type Result = ();
+
+    fn handle(&mut self, SetSpool(spool): SetSpool, _ctx: &mut Context<Self>) {
+        self.spool = Some(spool);
+    }
+}
+
+impl Handler<RetryNow> for QueueManager {
+    type Result = ();
+
+    fn handle(&mut self, RetryNow(id): RetryNow, ctx: &mut Context<Self>) {
+        let keys: Vec<_> = self.scheduled.keys().filter(|k| k.1 == id).cloned().collect();
+        for key in keys {
+            if let Some(mut job) = self.scheduled.remove(&key) {
+                for r in &mut job.recipients {
+                    r.attempts = r.attempts.max(1);
+                }
+                self.scheduled.insert((0, key.1, key.2), job);
+            }
+        }
+        self.dispatch_due(ctx);
+    }
+}
+
+impl Handler<Forget> for QueueManager {
+    type Result = ();
+
+    fn handle(&mut self, Forget(id): Forget, _ctx: &mut Context<Self>) {
+        self.scheduled.retain(|k, _| k.1 != id);
+    }
+}
