@@ -12,9 +12,7 @@ use actix::prelude::*;
 
 use super::mailbox::{Deliver, MailboxRegistry};
 use crate::metrics;
-use crate::storage::{
-    DeliveryTarget, LocalDelivery, QueueId, QueuedRecipient, RecipientState, Store,
-};
+use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedRecipient, Store};
 
 /// Messages just made durable, with their recipients in spool order.
 #[derive(Message)]
@@ -84,11 +82,7 @@ impl Actor for QueueManager {
                 let recipients: Vec<(QueueId, Vec<QueuedRecipient>, Vec<bool>)> = messages
                     .into_iter()
                     .map(|m| {
-                        let pending = m
-                            .recipients
-                            .iter()
-                            .map(|(_, s)| matches!(s, RecipientState::Pending))
-                            .collect();
+                        let pending = m.recipients.iter().map(|(_, s)| s.is_pending()).collect();
                         let rcpts = m.recipients.into_iter().map(|(r, _)| r).collect();
                         (m.id, rcpts, pending)
                     })

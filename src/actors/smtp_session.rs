@@ -209,7 +209,7 @@ impl Driver {
                 _ => r.address == address && r.target == target,
             });
             if !duplicate {
-                out.push(QueuedRecipient { address, target });
+                out.push(QueuedRecipient::new(address, target));
             }
         };
         for rcpt in &tx.recipients {
@@ -272,6 +272,7 @@ impl Driver {
             recipients,
             body: Bytes::from(body),
             received_at: date.timestamp(),
+            ..NewMessage::default()
         };
         let listener = self.role.name();
         match svc.spool.send(Spool(message)).await {
