@@ -227,7 +227,7 @@ fn store_is_object_safe_and_shareable() {
 #[test]
 fn reopen_keeps_retry_state() {
     let dir = tempfile::tempdir().unwrap();
-    let id = {
+    let (ids, deleted_blob) = {
         let store = open(dir.path());
         let mut rcpt = QueuedRecipient::new(
             "r@far.example",
@@ -249,7 +249,8 @@ fn reopen_keeps_retry_state() {
             ret: Some(Ret::Full),
             envid: Some("E1".into()),
         };
-        let id = store.spool(vec![msg]).unwrap()[0];
+        let ids = store.spool(vec![msg.clone(), msg.clone(), msg]).unwrap();
+        let id = ids[0];
         let updates = [
             RecipientUpdate {
                 queue_id: id,
@@ -274,14 +275,22 @@ fn reopen_keeps_retry_state() {
         ];
         let out = store.update_recipients(&updates).unwrap();
         assert!(out.iter().all(|r| matches!(r, Ok(true))));
-        id
-        // Dropped without sync: update_recipients is durable on return.
+        let later = RecipientUpdate {
+            queue_id: ids[1],
+            ..updates[0].clone()
+        };
+        store.update_recipients(&[later]).unwrap();
+        assert!(store.retry_now(ids[1]).unwrap());
+        let blob = store.queued_message(ids[2]).unwrap().unwrap().blob;
+        assert!(store.delete_queued(ids[2]).unwrap());
+        // Dropped without sync: all three calls are durable on return.
+        (ids, blob)
     };
     let store = open(dir.path());
     let queued = store.queued().unwrap();
-    assert_eq!(queued.len(), 1);
+    assert_eq!(queued.len(), 2);
     let q = &queued[0];
-    assert_eq!(q.id, id);
+    assert_eq!(q.id, ids[0]);
     assert_eq!(q.ret, Some(Ret::Full));
     assert_eq!(q.envid.as_deref(), Some("E1"));
     assert_eq!(
@@ -305,21 +314,13 @@ fn reopen_keeps_retry_state() {
     );
     assert_eq!(store.read_blob(q.blob).unwrap(), Bytes::from("retry me"));
 
-    // retry_now and delete_queued are durable too.
-    assert!(store.retry_now(id).unwrap());
-    drop(store);
-    let store = open(dir.path());
-    assert_eq!(status_of(&store, id).next_attempt, 0);
-    let blob = store.queued_message(id).unwrap().unwrap().blob;
-    assert!(store.delete_queued(id).unwrap());
-    drop(store);
-    let store = open(dir.path());
-    assert!(store.queued().unwrap().is_empty());
-    assert!(matches!(store.read_blob(blob), Err(StoreError::NotFound)));
-}
-
-fn status_of(store: &SledStore, id: QueueId) -> RecipientStatus {
-    store.queued_message(id).unwrap().unwrap().recipients[0]
-        .1
-        .clone()
+    let again = &queued[1];
+    assert_eq!(again.id, ids[1]);
+    assert_eq!(again.recipients[0].1.next_attempt, 0, "retry_now survived");
+    assert_eq!(again.recipients[0].1.attempts, 1);
+    assert_eq!(store.queued_message(ids[2]).unwrap(), None);
+    assert!(matches!(
+        store.read_blob(deleted_blob),
+        Err(StoreError::NotFound)
+    ));
 }
