@@ -12,14 +12,15 @@ fn batch(size: usize, body: &Bytes) -> Vec<NewMessage> {
     (0..size)
         .map(|i| NewMessage {
             sender: "sender@example.org".into(),
-            recipients: vec![QueuedRecipient {
-                address: format!("rcpt{i}@far.example"),
-                target: DeliveryTarget::Remote {
+            recipients: vec![QueuedRecipient::new(
+                format!("rcpt{i}@far.example"),
+                DeliveryTarget::Remote {
                     domain: "far.example".into(),
                 },
-            }],
+            )],
             body: body.clone(),
             received_at: 1_700_000_000,
+            ..NewMessage::default()
         })
         .collect()
 }

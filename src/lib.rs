@@ -5,6 +5,7 @@
 //! - [`protocol`]: pure protocol state machines (SMTP, POP3) and mail types; no I/O.
 //! - [`storage`]: the [`storage::Store`] trait, the sled + spool-segment backend and an
 //!   in-memory backend, with one contract test suite for both.
+//! - [`queue`]: pure queue logic: the retry schedule and DSN construction (RFC 3464).
 //! - [`net`]: listeners, TLS (rustls) and the stream type sessions run on.
 //! - [`outbound`]: the SMTP client that delivers to remote servers (connect, STARTTLS,
 //!   pipelined transactions with per-recipient results, connection reuse).
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod net;
 pub mod outbound;
 pub mod protocol;
+pub mod queue;
 pub mod server;
 pub mod shutdown;
 pub mod storage;

@@ -25,6 +25,10 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
             COMMIT_SECONDS,
         )?
         .set_buckets_for_metric(
+            Matcher::Full("hermod_dns_lookup_duration_seconds".into()),
+            COMMIT_SECONDS,
+        )?
+        .set_buckets_for_metric(
             Matcher::Full("hermod_spool_commit_batch_size".into()),
             BATCH_SIZES,
         )?
@@ -81,11 +85,31 @@ fn describe_all() {
     );
     describe_histogram!(
         "hermod_delivery_duration_seconds",
-        "Time of one local delivery batch."
+        "Time of one delivery: a local batch, or one outbound attempt."
     );
     describe_gauge!(
         "hermod_queue_messages",
-        "Recipients waiting in the queue, by state (local, remote)."
+        "Queue entries by state: local deliveries waiting, and outbound jobs scheduled, deferred, ready or in-flight."
+    );
+    describe_gauge!(
+        "hermod_queue_oldest_age_seconds",
+        "Age of the oldest message waiting for remote delivery."
+    );
+    describe_gauge!(
+        "hermod_outbound_connections",
+        "Outbound SMTP connections open."
+    );
+    describe_counter!(
+        "hermod_outbound_connection_reuse_total",
+        "Messages sent over an already open outbound connection."
+    );
+    describe_histogram!(
+        "hermod_dns_lookup_duration_seconds",
+        "DNS query time, by record type (mx, a, aaaa)."
+    );
+    describe_counter!(
+        "hermod_dns_cache_total",
+        "Destination lookups answered from the cache (hit) or by DNS (miss)."
     );
     describe_counter!(
         "hermod_pop3_commands_total",
@@ -178,9 +202,29 @@ pub fn delivery_duration(seconds: f64) {
     histogram!("hermod_delivery_duration_seconds").record(seconds);
 }
 
-/// Recipients waiting in the queue by state.
-pub fn queue_depth(state: &'static str, delta: f64) {
+/// Queue entries by state (change): local deliveries, ready outbound jobs.
+pub fn queue_state(state: &'static str, delta: f64) {
     gauge!("hermod_queue_messages", "state" => state).increment(delta);
+}
+
+/// Queue entries by state (absolute): scheduled, deferred, in-flight.
+pub fn queue_state_set(state: &'static str, value: f64) {
+    gauge!("hermod_queue_messages", "state" => state).set(value);
+}
+
+/// Age of the oldest message still queued for remote delivery.
+pub fn queue_oldest_age(seconds: i64) {
+    gauge!("hermod_queue_oldest_age_seconds").set(seconds as f64);
+}
+
+/// Open outbound SMTP connections (change).
+pub fn outbound_connections(delta: f64) {
+    gauge!("hermod_outbound_connections").increment(delta);
+}
+
+/// A message sent over an already open outbound connection.
+pub fn outbound_reuse() {
+    counter!("hermod_outbound_connection_reuse_total").increment(1);
 }
 
 /// Requests waiting for actors of one kind (absolute value).

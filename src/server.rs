@@ -12,11 +12,13 @@ use actix::{Actor, Supervisor};
 use tokio::sync::watch;
 
 use crate::actors::pop3_session::Pop3Session;
+use crate::actors::queue_manager::{QueueSettings, SetSpool};
 use crate::actors::smtp_session::SmtpSession;
 use crate::actors::spool_writer::Drain;
 use crate::actors::{ActorSystem, MailboxRegistry, QueueManager, Services, SpoolWriter};
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::dns::{DnsConfig, MxResolver};
 use crate::net::listener::Accepted;
 use crate::net::{self, ConnectionLimits, ListenerRole};
 use crate::storage::{SledStore, Store, StoreError};
@@ -118,18 +120,32 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let actors = ActorSystem::start(workers)?;
     let mailboxes = MailboxRegistry::new(Arc::clone(&store), actors.arbiters().to_vec());
+    let resolver = MxResolver::new(&DnsConfig {
+        servers: config.delivery.dns_servers.clone(),
+        timeout: config.delivery.dns_timeout,
+        ..DnsConfig::default()
+    })
+    .map_err(|e| io::Error::other(format!("DNS resolver: {e}")))?;
+    let queue_settings = Arc::new(QueueSettings {
+        config: Arc::clone(&config),
+        directory: Arc::clone(&directory),
+        resolver,
+        runtime: tokio::runtime::Handle::current(),
+        arbiters: actors.arbiters().to_vec(),
+    });
     let queue = {
         let (store, mailboxes) = (Arc::clone(&store), mailboxes.clone());
         Supervisor::start_in_arbiter(&actors.arbiters()[0], move |_| {
-            QueueManager::new(store, mailboxes)
+            QueueManager::new(store, mailboxes, queue_settings)
         })
     };
     let spool = {
-        let store = Arc::clone(&store);
+        let (store, queue) = (Arc::clone(&store), queue.clone());
         Supervisor::start_in_arbiter(&actors.arbiters()[0], move |_| {
             SpoolWriter::new(store, queue)
         })
     };
+    queue.do_send(SetSpool(spool.clone()));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let services = Arc::new(Services::new(

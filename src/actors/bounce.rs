@@ -3,7 +3,7 @@
 //! durable and delivered (locally or over SMTP) by the same machinery.
 
 use crate::directory::{Directory, Resolution, Target};
-use crate::queue::dsn::{build_dsn, Action, DsnRecipient, DsnRequest};
+use crate::queue::{build_dsn, Action, DsnRecipient, DsnRequest};
 use crate::storage::{DeliveryTarget, NewMessage, Notify, QueuedRecipient, Ret};
 
 /// One recipient to report.
@@ -101,9 +101,7 @@ fn target_of(directory: &Directory, address: &str) -> Option<Vec<QueuedRecipient
         Resolution::Local(targets) => targets
             .into_iter()
             .map(|t| match t {
-                Target::User(user) => {
-                    QueuedRecipient::new(address, DeliveryTarget::Local { user })
-                }
+                Target::User(user) => QueuedRecipient::new(address, DeliveryTarget::Local { user }),
                 Target::Remote(remote) => {
                     let domain = remote.rsplit('@').next().unwrap_or_default().to_string();
                     QueuedRecipient::new(remote, DeliveryTarget::Remote { domain })

@@ -93,7 +93,13 @@ async fn deliver(outbound: &Outbound, open: &mut Option<Open>, job: Job, route: 
     let blob = job.blob;
     let body = match tokio::task::spawn_blocking(move || store.read_blob(blob)).await {
         Ok(Ok(body)) => body,
-        _ => return everyone(job, None, Attempt::Temporary("message body unavailable".into())),
+        _ => {
+            return everyone(
+                job,
+                None,
+                Attempt::Temporary("message body unavailable".into()),
+            )
+        }
     };
     let reusable = open
         .as_ref()
@@ -113,8 +119,16 @@ async fn deliver(outbound: &Outbound, open: &mut Option<Open>, job: Job, route: 
         return everyone(job, None, Attempt::Temporary("no connection".into()));
     };
     let remote = Some(current.host.clone());
-    if outbound.require_tls.iter().any(|d| d.eq_ignore_ascii_case(&job.domain)) && !current.connection.is_tls() {
-        let reason = Attempt::Temporary(format!("{} did not offer STARTTLS, which is required for {}", current.host, job.domain));
+    if outbound
+        .require_tls
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&job.domain))
+        && !current.connection.is_tls()
+    {
+        let reason = Attempt::Temporary(format!(
+            "{} did not offer STARTTLS, which is required for {}",
+            current.host, job.domain
+        ));
         return everyone(job, remote, reason);
     }
     let envelope = envelope(&job, &body);
@@ -136,7 +150,10 @@ async fn deliver(outbound: &Outbound, open: &mut Option<Open>, job: Job, route: 
                     RcptResult::Permanent(reply) => {
                         let text = reply.to_string();
                         Attempt::Permanent {
-                            status: reply.enhanced.clone().unwrap_or_else(|| status_of(&text, true)),
+                            status: reply
+                                .enhanced
+                                .clone()
+                                .unwrap_or_else(|| status_of(&text, true)),
                             reply: text,
                         }
                     }
@@ -170,7 +187,9 @@ async fn connect(outbound: &Outbound, route: &Route) -> Result<Open, Attempt> {
                     tracing::debug!(host = %host, %addr, %error, "connection failed");
                     // A host that refuses or fails is skipped; the next MX may work.
                     last = match attempt_of(&error) {
-                        Attempt::Permanent { reply, .. } => Attempt::Temporary(format!("{host}: {reply}")),
+                        Attempt::Permanent { reply, .. } => {
+                            Attempt::Temporary(format!("{host}: {reply}"))
+                        }
                         Attempt::Temporary(reply) => Attempt::Temporary(format!("{host}: {reply}")),
                         other => other,
                     };
@@ -185,11 +204,17 @@ fn attempt_of(error: &ClientError) -> Attempt {
     let text = error.to_string();
     if error.is_permanent() {
         let status = match error {
-            ClientError::Rejected(reply) => reply.enhanced.clone().unwrap_or_else(|| status_of(&text, true)),
+            ClientError::Rejected(reply) => reply
+                .enhanced
+                .clone()
+                .unwrap_or_else(|| status_of(&text, true)),
             ClientError::Unsupported(reason) => status_of(&format!("5xx {reason}"), true),
             _ => "5.0.0".into(),
         };
-        Attempt::Permanent { reply: text, status }
+        Attempt::Permanent {
+            reply: text,
+            status,
+        }
     } else {
         Attempt::Temporary(text)
     }
@@ -215,7 +240,10 @@ fn envelope(job: &Job, body: &[u8]) -> OutboundEnvelope {
             orcpt: r.orcpt.clone(),
         })
         .collect::<Vec<_>>();
-    let headers_end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(body.len());
+    let headers_end = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(body.len());
     OutboundEnvelope {
         smtputf8: non_ascii(&job.sender)
             || recipients.iter().any(|r| non_ascii(&r.address))

@@ -61,11 +61,6 @@ pub struct NextJob;
 #[rtype(result = "()")]
 pub struct WorkerStopped;
 
-/// How many jobs wait and how many are being delivered.
-#[derive(Message)]
-#[rtype(result = "(usize, usize)")]
-pub struct Depth;
-
 /// The per-destination actor.
 pub struct DomainQueue {
     key: String,
@@ -85,10 +80,6 @@ impl DomainQueue {
             workers: 0,
             busy: 0,
         }
-    }
-
-    fn publish(&self) {
-        crate::metrics::mailbox_depth_add("domain_queue", 0.0);
     }
 }
 
@@ -112,12 +103,14 @@ impl Handler<Enqueue> for DomainQueue {
         self.ready.push_back((msg.job, msg.route));
         crate::metrics::queue_state("ready", 1.0);
         // One more connection while there is more waiting than connections open.
-        if self.workers < self.outbound.connections && self.ready.len() > self.workers - self.busy.min(self.workers) {
+        if self.workers < self.outbound.connections
+            && self.ready.len() > self.workers - self.busy.min(self.workers)
+        {
             self.workers += 1;
-            let worker = DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound));
+            let worker =
+                DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound));
             worker.start();
         }
-        self.publish();
         Ok(())
     }
 }
@@ -142,15 +135,8 @@ impl Handler<WorkerStopped> for DomainQueue {
         // A worker that gave up while jobs remain (it raced a late Enqueue) is replaced.
         if self.workers == 0 && !self.ready.is_empty() {
             self.workers = 1;
-            DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound)).start();
+            DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound))
+                .start();
         }
-    }
-}
-
-impl Handler<Depth> for DomainQueue {
-    type Result = (usize, usize);
-
-    fn handle(&mut self, _: Depth, _ctx: &mut Context<Self>) -> (usize, usize) {
-        (self.ready.len(), self.workers)
     }
 }

@@ -58,7 +58,8 @@ pub enum Attempt {
 }
 
 /// The outcome of one delivery attempt of a [`Job`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, actix::Message)]
+#[rtype(result = "()")]
 pub struct Report {
     /// The job attempted.
     pub job: Job,
@@ -77,7 +78,9 @@ pub fn status_of(reply: &str, permanent: bool) -> String {
             let parts: Vec<&str> = s.split('.').collect();
             parts.len() == 3
                 && matches!(parts[0], "2" | "4" | "5")
-                && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
         })
         .map(str::to_string)
         .unwrap_or_else(|| if permanent { "5.0.0" } else { "4.0.0" }.to_string())

@@ -88,7 +88,7 @@ impl Mailbox {
                         }
                     }
                     metrics::delivery("local", "delivered", done);
-                    metrics::queue_depth("local", -((done + dup) as f64));
+                    metrics::queue_state("local", -((done + dup) as f64));
                 }
                 Ok((batch, Err(e))) => {
                     tracing::warn!(error = %e, count = batch.len(), "delivery batch deferred");

@@ -6,8 +6,13 @@
 //! that lives inside the session actor; everything blocking (storage, fsync, argon2) runs on
 //! the blocking pool, never on an arbiter thread.
 
+pub mod bounce;
 pub mod connection;
+pub mod delivery_worker;
+pub mod domain_queue;
+pub mod job;
 pub mod mailbox;
+pub mod outcomes;
 pub mod pop3_session;
 pub mod queue_manager;
 pub mod services;

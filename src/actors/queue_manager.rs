@@ -24,7 +24,7 @@ use crate::directory::Directory;
 use crate::dns::MxResolver;
 use crate::metrics;
 use crate::outbound::ClientConfig;
-use crate::queue::schedule::RetryPolicy;
+use crate::queue::RetryPolicy;
 use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedMessage, Store};
 
 /// How often due jobs are looked for.
@@ -84,7 +84,11 @@ pub struct QueueManager {
 
 impl QueueManager {
     /// A manager over `store`, delivering locally through `mailboxes`.
-    pub fn new(store: Arc<dyn Store>, mailboxes: MailboxRegistry, settings: Arc<QueueSettings>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailboxes: MailboxRegistry,
+        settings: Arc<QueueSettings>,
+    ) -> Self {
         let queue = &settings.config.queue;
         let policy = Arc::new(RetryPolicy {
             intervals: queue.retry_intervals.clone(),
@@ -116,14 +120,18 @@ impl QueueManager {
                     continue;
                 }
                 match &rcpt.target {
-                    DeliveryTarget::Local { user } => local.entry(user.clone()).or_default().push(LocalDelivery {
-                        queue_id: message.id,
-                        rcpt: index as u32,
-                        user: user.clone(),
-                        mailbox: "INBOX".into(),
-                    }),
+                    DeliveryTarget::Local { user } => {
+                        local.entry(user.clone()).or_default().push(LocalDelivery {
+                            queue_id: message.id,
+                            rcpt: index as u32,
+                            user: user.clone(),
+                            mailbox: "INBOX".into(),
+                        })
+                    }
                     DeliveryTarget::Remote { domain } => {
-                        let entry = remote.entry(domain.to_ascii_lowercase()).or_insert((i64::MAX, Vec::new()));
+                        let entry = remote
+                            .entry(domain.to_ascii_lowercase())
+                            .or_insert((i64::MAX, Vec::new()));
                         entry.0 = entry.0.min(status.next_attempt);
                         entry.1.push(JobRecipient {
                             index: index as u32,
@@ -160,7 +168,8 @@ impl QueueManager {
     /// Puts a job in the due-time index.
     pub(super) fn schedule(&mut self, job: Job, due: i64) {
         self.in_flight.remove(&(job.queue_id, job.domain.clone()));
-        self.scheduled.insert((due, job.queue_id, job.domain.clone()), job);
+        self.scheduled
+            .insert((due, job.queue_id, job.domain.clone()), job);
     }
 
     /// Hands every due job to its destination.
@@ -171,7 +180,8 @@ impl QueueManager {
                 break;
             }
             let job = entry.remove();
-            self.in_flight.insert((job.queue_id, job.domain.clone()), job.received_at);
+            self.in_flight
+                .insert((job.queue_id, job.domain.clone()), job.received_at);
             self.dispatch(job, ctx);
         }
         self.publish(now);
@@ -198,22 +208,39 @@ impl QueueManager {
     /// Resolves the job's destination, then queues it there.
     fn dispatch(&mut self, job: Job, ctx: &mut Context<Self>) {
         let lookup = route_for(Arc::clone(&self.settings), job.domain.clone());
-        ctx.spawn(lookup.into_actor(self).map(move |route, act, ctx| match route {
-            Ok((key, route)) => {
-                let queue = act.destination(key);
-                let enqueue = queue.send(Enqueue { job: job.clone(), route: Arc::new(route) });
-                ctx.spawn(enqueue.into_actor(act).map(move |sent, act, _ctx| match sent {
-                    Ok(Ok(())) => {}
-                    Ok(Err(job)) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
-                    Err(_) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
-                }));
-            }
-            Err(attempt) => {
-                let results = vec![attempt; job.recipients.len()];
-                let report = Report { job, remote_mta: None, results };
-                act.record(report, ctx);
-            }
-        }));
+        ctx.spawn(
+            lookup
+                .into_actor(self)
+                .map(move |route, act, ctx| match route {
+                    Ok((key, route)) => {
+                        let queue = act.destination(key);
+                        let enqueue = queue.send(Enqueue {
+                            job: job.clone(),
+                            route: Arc::new(route),
+                        });
+                        ctx.spawn(
+                            enqueue
+                                .into_actor(act)
+                                .map(move |sent, act, _ctx| match sent {
+                                    Ok(Ok(())) => {}
+                                    Ok(Err(job)) => {
+                                        act.schedule(job, outcomes::now() + REQUEUE_AFTER)
+                                    }
+                                    Err(_) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
+                                }),
+                        );
+                    }
+                    Err(attempt) => {
+                        let results = vec![attempt; job.recipients.len()];
+                        let report = Report {
+                            job,
+                            remote_mta: None,
+                            results,
+                        };
+                        act.record(report, ctx);
+                    }
+                }),
+        );
     }
 
     /// The queue of a destination site, started on first use.
@@ -221,12 +248,16 @@ impl QueueManager {
         if let Some(queue) = self.destinations.get(&key).filter(|q| q.connected()) {
             return queue.clone();
         }
-        let outbound = self.outbound.clone().expect("outbound settings exist once started");
+        let outbound = self
+            .outbound
+            .clone()
+            .expect("outbound settings exist once started");
         let arbiters = &self.settings.arbiters;
         let arbiter = &arbiters[self.next_arbiter % arbiters.len()];
         self.next_arbiter += 1;
         let name = key.clone();
-        let queue = DomainQueue::start_in_arbiter(arbiter, move |_| DomainQueue::new(name, outbound));
+        let queue =
+            DomainQueue::start_in_arbiter(arbiter, move |_| DomainQueue::new(name, outbound));
         self.destinations.insert(key, queue.clone());
         queue
     }
@@ -248,16 +279,30 @@ impl QueueManager {
 }
 
 /// The destination key and route of a domain: the smarthost, or its MX hosts.
-async fn route_for(settings: Arc<QueueSettings>, domain: String) -> Result<(String, Route), Attempt> {
+async fn route_for(
+    settings: Arc<QueueSettings>,
+    domain: String,
+) -> Result<(String, Route), Attempt> {
     let delivery = &settings.config.delivery;
     if let Some(smarthost) = delivery.smarthost.clone() {
         let lookup = settings.runtime.spawn(async move {
-            tokio::net::lookup_host(smarthost.as_str()).await.map(|a| (smarthost, a.collect::<Vec<_>>()))
+            let addrs = tokio::net::lookup_host(smarthost.as_str())
+                .await
+                .map(|a| a.collect::<Vec<_>>());
+            addrs.map(|a| (smarthost, a))
         });
         return match lookup.await {
             Ok(Ok((host, addrs))) if !addrs.is_empty() => {
-                let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h).to_string();
-                Ok((format!("smarthost {host}"), Route { hosts: vec![(name, addrs)] }))
+                let name = host
+                    .rsplit_once(':')
+                    .map_or(host.as_str(), |(h, _)| h)
+                    .to_string();
+                Ok((
+                    format!("smarthost {host}"),
+                    Route {
+                        hosts: vec![(name, addrs)],
+                    },
+                ))
             }
             Ok(Ok(_)) => Err(Attempt::Temporary("smarthost has no address".into())),
             Ok(Err(e)) => Err(Attempt::Temporary(format!("smarthost lookup: {e}"))),
@@ -266,13 +311,24 @@ async fn route_for(settings: Arc<QueueSettings>, domain: String) -> Result<(Stri
     }
     let resolver = settings.resolver.clone();
     let port = delivery.mx_port;
-    let resolved = settings.runtime.spawn(async move { resolver.resolve(&domain).await }).await;
+    let resolved = settings
+        .runtime
+        .spawn(async move { resolver.resolve(&domain).await })
+        .await;
     match resolved {
         Ok(Ok(destination)) => {
             let hosts = destination
                 .hosts
                 .iter()
-                .map(|h| (h.name.clone(), h.addrs.iter().map(|ip| std::net::SocketAddr::new(*ip, port)).collect()))
+                .map(|h| {
+                    (
+                        h.name.clone(),
+                        h.addrs
+                            .iter()
+                            .map(|ip| std::net::SocketAddr::new(*ip, port))
+                            .collect(),
+                    )
+                })
                 .collect();
             Ok((destination.site_key(), Route { hosts }))
         }
@@ -355,7 +411,12 @@ impl Handler<RetryNow> for QueueManager {
     type Result = ();
 
     fn handle(&mut self, RetryNow(id): RetryNow, ctx: &mut Context<Self>) {
-        let keys: Vec<_> = self.scheduled.keys().filter(|k| k.1 == id).cloned().collect();
+        let keys: Vec<_> = self
+            .scheduled
+            .keys()
+            .filter(|k| k.1 == id)
+            .cloned()
+            .collect();
         for key in keys {
             if let Some(mut job) = self.scheduled.remove(&key) {
                 for r in &mut job.recipients {

@@ -19,7 +19,7 @@ use crate::protocol::mail::Address;
 use crate::protocol::smtp::{
     self, Action, AuthVerdict, RcptVerdict, Route, SpoolVerdict, Transaction,
 };
-use crate::storage::{DeliveryTarget, NewMessage, QueuedRecipient, StoreError};
+use crate::storage::{DeliveryTarget, NewMessage, Notify, QueuedRecipient, Ret, StoreError};
 
 /// A session actor; it stops when its connection ends.
 pub struct SmtpSession {
@@ -212,16 +212,27 @@ impl Driver {
     /// The queue's recipients for a transaction: aliases expanded, local accounts once each.
     fn queue_recipients(&mut self, tx: &Transaction) -> Vec<QueuedRecipient> {
         let mut out: Vec<QueuedRecipient> = Vec::new();
-        let mut push = |address: String, target: DeliveryTarget| {
-            let duplicate = out.iter().any(|r| match (&r.target, &target) {
-                (DeliveryTarget::Local { user: a }, DeliveryTarget::Local { user: b }) => a == b,
-                _ => r.address == address && r.target == target,
-            });
-            if !duplicate {
-                out.push(QueuedRecipient { address, target });
-            }
-        };
         for rcpt in &tx.recipients {
+            // RFC 3461: NOTIFY and ORCPT travel with each recipient into the queue.
+            let notify = rcpt.notify.map(|n| Notify {
+                success: n.success,
+                failure: n.failure,
+                delay: n.delay,
+            });
+            let mut push = |address: String, target: DeliveryTarget| {
+                let duplicate = out.iter().any(|r| match (&r.target, &target) {
+                    (DeliveryTarget::Local { user: a }, DeliveryTarget::Local { user: b }) => {
+                        a == b
+                    }
+                    _ => r.address == address && r.target == target,
+                });
+                if !duplicate {
+                    let mut queued = QueuedRecipient::new(address, target);
+                    queued.notify = notify;
+                    queued.orcpt = rcpt.orcpt.clone();
+                    out.push(queued);
+                }
+            };
             let address = rcpt.address.to_string();
             match (&rcpt.route, self.resolved.get(&rcpt.address)) {
                 (Route::Local { .. }, Some(Resolution::Local(targets))) => {
@@ -281,6 +292,11 @@ impl Driver {
             recipients,
             body: Bytes::from(body),
             received_at: date.timestamp(),
+            ret: tx.dsn_ret.map(|r| match r {
+                smtp::DsnRet::Full => Ret::Full,
+                smtp::DsnRet::Headers => Ret::Headers,
+            }),
+            envid: tx.dsn_envid.clone(),
         };
         let listener = self.role.name();
         match svc.spool.send(Spool(message)).await {

@@ -11,7 +11,9 @@ use tokio::sync::oneshot;
 
 use super::queue_manager::{Enqueued, QueueManager};
 use crate::metrics;
-use crate::storage::{NewMessage, QueueId, QueuedRecipient, Store, StoreError};
+use crate::storage::{
+    BlobId, NewMessage, QueueId, QueuedMessage, RecipientStatus, Store, StoreError,
+};
 
 /// Most messages in one commit: bounds commit latency and memory.
 const MAX_BATCH: usize = 256;
@@ -43,6 +45,24 @@ pub struct Spool(pub NewMessage);
 pub struct Drain;
 
 type Waiter = oneshot::Sender<Result<QueueId, SpoolError>>;
+
+/// The queue's view of a message about to be committed (id and blob set after commit).
+fn envelope_of(message: &NewMessage) -> QueuedMessage {
+    QueuedMessage {
+        id: 0,
+        sender: message.sender.clone(),
+        received_at: message.received_at,
+        size: message.body.len() as u64,
+        blob: BlobId(0),
+        recipients: message
+            .recipients
+            .iter()
+            .map(|r| (r.clone(), RecipientStatus::default()))
+            .collect(),
+        ret: message.ret,
+        envid: message.envid.clone(),
+    }
+}
 
 /// The group-commit actor.
 pub struct SpoolWriter {
@@ -85,8 +105,8 @@ impl SpoolWriter {
         let (messages, waiters): (Vec<NewMessage>, Vec<Waiter>) = batch.into_iter().unzip();
         let bytes: usize = messages.iter().map(|m| m.body.len()).sum();
         self.pending_bytes -= bytes;
-        let routes: Vec<Vec<QueuedRecipient>> =
-            messages.iter().map(|m| m.recipients.clone()).collect();
+        // What the queue manager routes once the batch is durable (bodies stay here).
+        let envelopes: Vec<QueuedMessage> = messages.iter().map(envelope_of).collect();
         let store = Arc::clone(&self.store);
         let count = messages.len();
         let started = Instant::now();
@@ -97,7 +117,16 @@ impl SpoolWriter {
             metrics::spool_commit(started.elapsed().as_secs_f64(), count, bytes as u64);
             match joined {
                 Ok(Ok(ids)) => {
-                    let enqueued = ids.iter().copied().zip(routes).collect::<Vec<_>>();
+                    let enqueued = envelopes
+                        .into_iter()
+                        .zip(&ids)
+                        .map(|(mut m, &id)| {
+                            m.id = id;
+                            // The store names a body after its message (see `Store::spool`).
+                            m.blob = BlobId(id);
+                            m
+                        })
+                        .collect::<Vec<_>>();
                     for (waiter, id) in waiters.into_iter().zip(ids) {
                         let _ = waiter.send(Ok(id));
                     }

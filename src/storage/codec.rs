@@ -6,7 +6,9 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::types::{BlobId, MailboxInfo, QueueId, QueuedMessage, QueuedRecipient, RecipientState};
+use super::types::{
+    BlobId, MailboxInfo, QueueId, QueuedMessage, QueuedRecipient, RecipientStatus, Ret,
+};
 use super::StoreError;
 
 /// Where a body lives in the spool and how many references it has.
@@ -80,7 +82,11 @@ struct QueueRecord {
     received_at: i64,
     size: u64,
     blob: BlobId,
-    recipients: Vec<(QueuedRecipient, RecipientState)>,
+    recipients: Vec<(QueuedRecipient, RecipientStatus)>,
+    #[serde(default)]
+    ret: Option<Ret>,
+    #[serde(default)]
+    envid: Option<String>,
 }
 
 /// Encode a queued message's value (its id is the key).
@@ -91,6 +97,8 @@ pub(crate) fn encode_queued(msg: &QueuedMessage) -> Result<Vec<u8>, StoreError> 
         size: msg.size,
         blob: msg.blob,
         recipients: msg.recipients.clone(),
+        ret: msg.ret,
+        envid: msg.envid.clone(),
     };
     encode_json(&record)
 }
@@ -105,6 +113,8 @@ pub(crate) fn decode_queued(id: QueueId, raw: &[u8]) -> Result<QueuedMessage, St
         size: r.size,
         blob: r.blob,
         recipients: r.recipients,
+        ret: r.ret,
+        envid: r.envid,
     })
 }
 
@@ -168,7 +178,7 @@ fn corrupt(what: &str, len: usize) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::types::DeliveryTarget;
+    use crate::storage::types::{DeliveryTarget, Notify, RecipientState};
 
     #[test]
     fn blob_record_round_trips_and_rejects_bad_length() {
@@ -211,9 +221,23 @@ mod tests {
                     target: DeliveryTarget::Remote {
                         domain: "example.org".into(),
                     },
+                    notify: Some(Notify {
+                        success: true,
+                        failure: false,
+                        delay: true,
+                    }),
+                    orcpt: Some("rfc822;a@example.org".into()),
                 },
-                RecipientState::Failed,
+                RecipientStatus {
+                    state: RecipientState::Failed,
+                    attempts: 3,
+                    next_attempt: 1_700_000_600,
+                    last_reply: Some("550 5.1.1 no such user".into()),
+                    delay_notified: true,
+                },
             )],
+            ret: Some(Ret::Headers),
+            envid: Some("env-1".into()),
         };
         assert_eq!(decode_queued(9, &encode_queued(&m).unwrap()).unwrap(), m);
         assert!(matches!(

@@ -1,36 +1,36 @@
 //! The contract test suite: every [`Store`] backend must pass each function here. The
-//! `contract_tests!` macro at the bottom instantiates the suite once per backend.
+//! `contract_tests!` macro at the bottom instantiates the suite once per backend; the
+//! queue-state tests (deferrals, DSN fields, delete, retry) live in `contract_queue`.
 
 use bytes::Bytes;
 
+use super::contract_queue::*;
 use super::*;
 
-fn local(address: &str, user: &str) -> QueuedRecipient {
-    QueuedRecipient {
-        address: address.into(),
-        target: DeliveryTarget::Local { user: user.into() },
-    }
+pub(super) fn local(address: &str, user: &str) -> QueuedRecipient {
+    QueuedRecipient::new(address, DeliveryTarget::Local { user: user.into() })
 }
 
-fn remote(address: &str, domain: &str) -> QueuedRecipient {
-    QueuedRecipient {
-        address: address.into(),
-        target: DeliveryTarget::Remote {
+pub(super) fn remote(address: &str, domain: &str) -> QueuedRecipient {
+    QueuedRecipient::new(
+        address,
+        DeliveryTarget::Remote {
             domain: domain.into(),
         },
-    }
+    )
 }
 
-fn message(body: &str, recipients: Vec<QueuedRecipient>) -> NewMessage {
+pub(super) fn message(body: &str, recipients: Vec<QueuedRecipient>) -> NewMessage {
     NewMessage {
         sender: "sender@example.org".into(),
         recipients,
         body: Bytes::copy_from_slice(body.as_bytes()),
         received_at: 1_700_000_000,
+        ..NewMessage::default()
     }
 }
 
-fn to_inbox(queue_id: QueueId, rcpt: u32, user: &str) -> LocalDelivery {
+pub(super) fn to_inbox(queue_id: QueueId, rcpt: u32, user: &str) -> LocalDelivery {
     LocalDelivery {
         queue_id,
         rcpt,
@@ -40,7 +40,7 @@ fn to_inbox(queue_id: QueueId, rcpt: u32, user: &str) -> LocalDelivery {
 }
 
 /// Deliver one item, expecting success of the call and of the item.
-fn deliver(store: &dyn Store, item: LocalDelivery) -> LocalOutcome {
+pub(super) fn deliver(store: &dyn Store, item: LocalDelivery) -> LocalOutcome {
     let mut out = store.deliver_local(&[item]).unwrap();
     assert_eq!(out.len(), 1);
     out.remove(0).unwrap()
@@ -66,7 +66,9 @@ pub(super) fn round_trip(store: &dyn Store) {
     assert_eq!(q.id, ids[0]);
     assert_eq!(q.sender, "sender@example.org");
     assert_eq!(q.size, body.len() as u64);
-    assert_eq!(q.recipients[0].1, RecipientState::Pending);
+    assert_eq!(q.recipients[0].1, RecipientStatus::default());
+    assert_eq!(q.ret, None);
+    assert_eq!(q.envid, None);
     assert_eq!(store.queued_message(ids[0]).unwrap().as_ref(), Some(q));
     assert_eq!(store.read_blob(q.blob).unwrap(), Bytes::from(body));
 
@@ -189,8 +191,9 @@ pub(super) fn deliver_twice_is_already_done(store: &dyn Store) {
     assert_eq!(store.messages("a", "INBOX").unwrap().len(), 1);
     assert_eq!(store.mailbox("a", "INBOX").unwrap().unwrap().exists, 1);
     let q = store.queued_message(id).unwrap().unwrap();
-    assert_eq!(q.recipients[0].1, RecipientState::Delivered);
-    assert_eq!(q.recipients[1].1, RecipientState::Pending);
+    assert_eq!(q.recipients[0].1.state, RecipientState::Delivered);
+    assert_eq!(q.recipients[0].1.attempts, 1);
+    assert_eq!(q.recipients[1].1.state, RecipientState::Pending);
 }
 
 pub(super) fn remote_recipient_stays_queued_until_updated(store: &dyn Store) {
@@ -206,26 +209,17 @@ pub(super) fn remote_recipient_stays_queued_until_updated(store: &dyn Store) {
     deliver(store, to_inbox(id, 1, "a"));
     let queued = store.queued().unwrap();
     assert_eq!(queued.len(), 1, "the remote recipient is still pending");
-    assert_eq!(queued[0].recipients[0].1, RecipientState::Pending);
-    assert_eq!(queued[0].recipients[1].1, RecipientState::Delivered);
+    assert!(queued[0].recipients[0].1.is_pending());
+    assert_eq!(queued[0].recipients[1].1.state, RecipientState::Delivered);
 
-    let update = |state| RecipientUpdate {
-        queue_id: id,
-        rcpt: 0,
-        state,
-    };
     assert!(matches!(
-        store
-            .update_recipients(&[update(RecipientState::Pending)])
-            .unwrap()[0],
-        Err(StoreError::Invalid(_))
+        apply(store, &[update(id, 5, failed())])[..],
+        [Err(StoreError::NotFound)]
     ));
-    let out = store
-        .update_recipients(&[
-            update(RecipientState::Failed),
-            update(RecipientState::Delivered),
-        ])
-        .unwrap();
+    let out = apply(
+        store,
+        &[update(id, 0, failed()), update(id, 0, delivered())],
+    );
     assert!(matches!(out[..], [Ok(true), Ok(false)]));
     assert!(store.queued().unwrap().is_empty());
     assert_eq!(store.queued_message(id).unwrap(), None);
@@ -233,10 +227,8 @@ pub(super) fn remote_recipient_stays_queued_until_updated(store: &dyn Store) {
     let blob = store.messages("a", "INBOX").unwrap()[0].blob;
     assert_eq!(store.read_blob(blob).unwrap(), Bytes::from("mixed"));
     assert!(matches!(
-        store
-            .update_recipients(&[update(RecipientState::Delivered)])
-            .unwrap()[0],
-        Ok(false)
+        apply(store, &[update(id, 0, delivered())])[..],
+        [Ok(false)]
     ));
 }
 
@@ -248,13 +240,7 @@ pub(super) fn remote_only_message_frees_its_blob(store: &dyn Store) {
         )])
         .unwrap()[0];
     let blob = store.queued_message(id).unwrap().unwrap().blob;
-    let out = store
-        .update_recipients(&[RecipientUpdate {
-            queue_id: id,
-            rcpt: 0,
-            state: RecipientState::Delivered,
-        }])
-        .unwrap();
+    let out = apply(store, &[update(id, 0, delivered())]);
     assert!(matches!(out[..], [Ok(true)]));
     assert!(matches!(store.read_blob(blob), Err(StoreError::NotFound)));
 }
@@ -464,6 +450,11 @@ macro_rules! contract_tests {
                 invalid_input_is_refused,
                 user_crud,
                 delete_user_removes_mailboxes,
+                dsn_parameters_round_trip,
+                deferral_keeps_pending_and_counts_attempts,
+                delay_notice_is_recorded_once,
+                delete_queued_drops_the_record,
+                retry_now_makes_pending_recipients_due,
             );
         }
     };

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::lock;
 use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, NewMessage, QueueId,
-    QueuedMessage, RecipientState, UserRecord,
+    QueuedMessage, UserRecord,
 };
 use super::{check_name, new_mailbox_info, next_uidvalidity, RecipientUpdate, Store, StoreError};
 
@@ -65,7 +65,7 @@ impl Inner {
         };
         // Work on a copy so that an error leaves everything untouched (the transaction).
         let mut msg = msg.clone();
-        if !msg.finish_recipient(item.rcpt, RecipientState::Delivered)? {
+        if !msg.finish_local(item.rcpt)? {
             return Ok(LocalOutcome::AlreadyDone);
         }
         let key = (item.user.clone(), item.mailbox.clone());
@@ -106,7 +106,7 @@ impl Inner {
             return Ok(false);
         };
         let mut msg = msg.clone();
-        if !msg.finish_recipient(item.rcpt, item.state)? {
+        if !msg.apply_outcome(item.rcpt, &item.outcome)? {
             return Ok(false);
         }
         if msg.has_pending() {
@@ -136,21 +136,8 @@ impl Store for MemoryStore {
         for msg in batch {
             inner.last_id += 1;
             let id = inner.last_id;
-            let size = msg.body.len() as u64;
-            inner.blobs.insert(BlobId(id), (msg.body, 1));
-            let queued = QueuedMessage {
-                id,
-                sender: msg.sender,
-                received_at: msg.received_at,
-                size,
-                blob: BlobId(id),
-                recipients: msg
-                    .recipients
-                    .into_iter()
-                    .map(|r| (r, RecipientState::Pending))
-                    .collect(),
-            };
-            inner.queue.insert(id, queued);
+            inner.blobs.insert(BlobId(id), (msg.body.clone(), 1));
+            inner.queue.insert(id, QueuedMessage::from_new(id, msg));
             ids.push(id);
         }
         Ok(ids)
@@ -183,6 +170,22 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
         let mut inner = lock(&self.inner);
         Ok(items.iter().map(|item| inner.update_one(item)).collect())
+    }
+
+    fn delete_queued(&self, id: QueueId) -> Result<bool, StoreError> {
+        let mut inner = lock(&self.inner);
+        let Some(msg) = inner.queue.remove(&id) else {
+            return Ok(false);
+        };
+        inner.drop_blob_ref(msg.blob);
+        Ok(true)
+    }
+
+    fn retry_now(&self, id: QueueId) -> Result<bool, StoreError> {
+        Ok(lock(&self.inner)
+            .queue
+            .get_mut(&id)
+            .is_some_and(QueuedMessage::retry_now))
     }
 
     fn read_blob(&self, blob: BlobId) -> Result<Bytes, StoreError> {

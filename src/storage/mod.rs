@@ -14,6 +14,7 @@ mod codec;
 mod error;
 mod memory;
 mod sled_mailbox;
+mod sled_queue;
 mod sled_refs;
 mod sled_store;
 mod spool;
@@ -21,6 +22,8 @@ mod types;
 
 #[cfg(test)]
 mod contract;
+#[cfg(test)]
+mod contract_queue;
 #[cfg(test)]
 mod sled_tests;
 
@@ -31,18 +34,19 @@ pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 pub use types::{
     BlobId, DeliveryTarget, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, NewMessage,
-    QueueId, QueuedMessage, QueuedRecipient, RecipientState, UserRecord,
+    Notify, QueueId, QueuedMessage, QueuedRecipient, RecipientOutcome, RecipientState,
+    RecipientStatus, Ret, UserRecord, MAX_LAST_REPLY,
 };
 
-/// A final outcome for one recipient of a queued message (remote delivery results).
+/// An outcome for one recipient of a queued message (remote delivery results, DSN notes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecipientUpdate {
     /// The queued message.
     pub queue_id: QueueId,
     /// Index into [`QueuedMessage::recipients`].
     pub rcpt: u32,
-    /// `Delivered` or `Failed`; `Pending` is refused with [`StoreError::Invalid`].
-    pub state: RecipientState,
+    /// What happened; see [`RecipientOutcome`] for the effect of each.
+    pub outcome: RecipientOutcome,
 }
 
 /// The storage contract every backend implements (see the module docs for threading).
@@ -89,17 +93,35 @@ pub trait Store: Send + Sync + 'static {
         items: &[LocalDelivery],
     ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError>;
 
-    /// Record final remote outcomes; each item is its own atomic update.
+    /// Record remote outcomes; each item is its own atomic update.
     ///
-    /// An item yields `Ok(true)` if the recipient went from `Pending` to the new state,
-    /// `Ok(false)` if it was already done or the message is no longer queued. When no
-    /// `Pending` recipient remains the queue record is removed and its blob reference
-    /// dropped (read the body for a DSN before the last update). Durable on return, one
-    /// commit for the whole list; may block. Concurrent updates of one recipient: one wins.
+    /// An item yields `Ok(true)` if the recipient was `Pending` and the outcome applied
+    /// (`Delivered`/`Failed` leave `Pending`; `Deferred` stays `Pending` with `attempts`
+    /// raised, `next_attempt` and `last_reply` set; `DelayNotified` sets `delay_notified`
+    /// and yields `Ok(false)` if it was set already), `Ok(false)` if the recipient was
+    /// already done or the message is no longer queued, `Err(NotFound)` for a bad index.
+    /// When no `Pending` recipient remains the queue record is removed and its blob
+    /// reference dropped: a caller that needs the body (a DSN returns the original) reads
+    /// it BEFORE the update that finishes the last recipient. Durable on return, one commit
+    /// for the whole list; may block. Concurrent updates of one recipient: one wins.
     fn update_recipients(
         &self,
         items: &[RecipientUpdate],
     ) -> Result<Vec<Result<bool, StoreError>>, StoreError>;
+
+    /// Remove a queued message whatever the state of its recipients (`hermod queue
+    /// delete`), dropping its blob reference; `false` if it is not queued.
+    ///
+    /// Durable on return; may block. A concurrent update of the message either lands
+    /// before the deletion or finds the message gone (`Ok(false)`); a bounce, if wanted,
+    /// is the caller's business and needs the body read first.
+    fn delete_queued(&self, id: QueueId) -> Result<bool, StoreError>;
+
+    /// Make every `Pending` recipient of a message due now (`next_attempt = 0`, `hermod
+    /// queue retry`); `false` if the message is not queued.
+    ///
+    /// Durable on return; may block. Atomic with respect to [`Store::update_recipients`].
+    fn retry_now(&self, id: QueueId) -> Result<bool, StoreError>;
 
     /// The body of a message; [`StoreError::NotFound`] once its last reference is gone.
     ///

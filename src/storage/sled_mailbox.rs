@@ -13,9 +13,7 @@ use super::codec::{
 };
 use super::sled_refs::{add_blob_ref, drop_blob_ref, split_tx, tx_abort};
 use super::sled_store::SledStore;
-use super::types::{
-    LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, RecipientState, UserRecord,
-};
+use super::types::{LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, UserRecord};
 use super::{check_name, new_mailbox_info, next_uidvalidity, StoreError};
 
 /// Meta key: the last UIDVALIDITY handed out.
@@ -59,10 +57,7 @@ impl SledStore {
                     return Ok(LocalOutcome::AlreadyDone);
                 };
                 let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
-                if !msg
-                    .finish_recipient(item.rcpt, RecipientState::Delivered)
-                    .map_err(tx_abort)?
-                {
+                if !msg.finish_local(item.rcpt).map_err(tx_abort)? {
                     return Ok(LocalOutcome::AlreadyDone);
                 }
                 let mut info = match mailboxes.get(&mbox_key)? {

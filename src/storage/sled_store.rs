@@ -19,12 +19,12 @@ use std::sync::Mutex;
 
 use sled::Transactional;
 
-use super::codec::{be_u64, decode_queued, encode_queued, BlobRecord};
-use super::sled_refs::{drop_blob_ref, split_tx, tx_abort};
+use super::codec::{be_u64, encode_queued, BlobRecord};
+use super::sled_refs::tx_abort;
 use super::spool::{self, SegmentWriter};
 use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, QueueId, QueuedMessage,
-    RecipientState, UserRecord,
+    UserRecord,
 };
 use super::{lock, NewMessage, RecipientUpdate, Store, StoreError};
 
@@ -245,18 +245,7 @@ impl SledStore {
         let mut records = Vec::with_capacity(batch.len());
         for ((id, msg), offset) in (first..next_id).zip(batch).zip(offsets) {
             let size = msg.body.len() as u64;
-            let queued = QueuedMessage {
-                id,
-                sender: msg.sender,
-                received_at: msg.received_at,
-                size,
-                blob: BlobId(id),
-                recipients: msg
-                    .recipients
-                    .into_iter()
-                    .map(|r| (r, RecipientState::Pending))
-                    .collect(),
-            };
+            let queued = QueuedMessage::from_new(id, msg);
             let blob = BlobRecord {
                 segment,
                 offset,
@@ -342,69 +331,6 @@ impl SledStore {
             }
         }
         Ok(())
-    }
-
-    /// Record remote outcomes, one transaction per item, one durable commit at the end.
-    pub(super) fn update_recipients_impl(
-        &self,
-        items: &[RecipientUpdate],
-    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
-        let mut results = Vec::with_capacity(items.len());
-        let mut emptied = Vec::new();
-        for item in items {
-            let key = item.queue_id.to_be_bytes();
-            let outcome = (&self.queue, &self.blobs, &self.segments).transaction(
-                |(queue, blobs, segments)| {
-                    let Some(raw) = queue.get(key)? else {
-                        return Ok((false, None));
-                    };
-                    let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
-                    if !msg
-                        .finish_recipient(item.rcpt, item.state)
-                        .map_err(tx_abort)?
-                    {
-                        return Ok((false, None));
-                    }
-                    if msg.has_pending() {
-                        queue.insert(&key[..], encode_queued(&msg).map_err(tx_abort)?)?;
-                        return Ok((true, None));
-                    }
-                    queue.remove(&key[..])?;
-                    Ok((true, drop_blob_ref(blobs, segments, msg.blob)?))
-                },
-            );
-            results.push(split_tx(outcome)?.map(|(changed, seg)| {
-                emptied.extend(seg);
-                changed
-            }));
-        }
-        let reclaim = self.reclaimable(emptied);
-        self.durable_commit(reclaim)?;
-        Ok(results)
-    }
-
-    /// Every queue entry with a Pending recipient, in id order.
-    pub(super) fn queued_impl(&self) -> Result<Vec<QueuedMessage>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.queue.iter() {
-            let (key, raw) = item?;
-            let msg = decode_queued(be_u64(&key)?, &raw)?;
-            if msg.has_pending() {
-                out.push(msg);
-            }
-        }
-        Ok(out)
-    }
-
-    /// One queue entry.
-    pub(super) fn queued_message_impl(
-        &self,
-        id: QueueId,
-    ) -> Result<Option<QueuedMessage>, StoreError> {
-        self.queue
-            .get(id.to_be_bytes())?
-            .map(|raw| decode_queued(id, &raw))
-            .transpose()
     }
 
     /// A body, checked against its segment entry header.
@@ -513,6 +439,14 @@ impl Store for SledStore {
         items: &[RecipientUpdate],
     ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
         self.update_recipients_impl(items)
+    }
+
+    fn delete_queued(&self, id: QueueId) -> Result<bool, StoreError> {
+        self.delete_queued_impl(id)
+    }
+
+    fn retry_now(&self, id: QueueId) -> Result<bool, StoreError> {
+        self.retry_now_impl(id)
     }
 
     fn read_blob(&self, blob: BlobId) -> Result<bytes::Bytes, StoreError> {

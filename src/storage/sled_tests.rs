@@ -12,12 +12,13 @@ use super::*;
 fn local_message(body: &str, user: &str) -> NewMessage {
     NewMessage {
         sender: String::new(),
-        recipients: vec![QueuedRecipient {
-            address: format!("{user}@example.org"),
-            target: DeliveryTarget::Local { user: user.into() },
-        }],
+        recipients: vec![QueuedRecipient::new(
+            format!("{user}@example.org"),
+            DeliveryTarget::Local { user: user.into() },
+        )],
         body: Bytes::copy_from_slice(body.as_bytes()),
         received_at: 1_700_000_000,
+        ..NewMessage::default()
     }
 }
 
@@ -221,4 +222,105 @@ fn store_is_object_safe_and_shareable() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(open(dir.path()));
     assert!(store.queued().unwrap().is_empty());
+}
+
+#[test]
+fn reopen_keeps_retry_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ids, deleted_blob) = {
+        let store = open(dir.path());
+        let mut rcpt = QueuedRecipient::new(
+            "r@far.example",
+            DeliveryTarget::Remote {
+                domain: "far.example".into(),
+            },
+        );
+        rcpt.notify = Some(Notify {
+            success: true,
+            failure: true,
+            delay: false,
+        });
+        rcpt.orcpt = Some("rfc822;r@far.example".into());
+        let msg = NewMessage {
+            sender: "s@example.org".into(),
+            recipients: vec![rcpt.clone(), rcpt],
+            body: Bytes::from_static(b"retry me"),
+            received_at: 1_700_000_000,
+            ret: Some(Ret::Full),
+            envid: Some("E1".into()),
+        };
+        let ids = store.spool(vec![msg.clone(), msg.clone(), msg]).unwrap();
+        let id = ids[0];
+        let updates = [
+            RecipientUpdate {
+                queue_id: id,
+                rcpt: 0,
+                outcome: RecipientOutcome::Deferred {
+                    reply: "421 4.7.0 busy".into(),
+                    next_attempt: 1_700_000_600,
+                },
+            },
+            RecipientUpdate {
+                queue_id: id,
+                rcpt: 0,
+                outcome: RecipientOutcome::DelayNotified,
+            },
+            RecipientUpdate {
+                queue_id: id,
+                rcpt: 1,
+                outcome: RecipientOutcome::Failed {
+                    reply: "550 5.1.1 unknown".into(),
+                },
+            },
+        ];
+        let out = store.update_recipients(&updates).unwrap();
+        assert!(out.iter().all(|r| matches!(r, Ok(true))));
+        let later = RecipientUpdate {
+            queue_id: ids[1],
+            ..updates[0].clone()
+        };
+        store.update_recipients(&[later]).unwrap();
+        assert!(store.retry_now(ids[1]).unwrap());
+        let blob = store.queued_message(ids[2]).unwrap().unwrap().blob;
+        assert!(store.delete_queued(ids[2]).unwrap());
+        // Dropped without sync: all three calls are durable on return.
+        (ids, blob)
+    };
+    let store = open(dir.path());
+    let queued = store.queued().unwrap();
+    assert_eq!(queued.len(), 2);
+    let q = &queued[0];
+    assert_eq!(q.id, ids[0]);
+    assert_eq!(q.ret, Some(Ret::Full));
+    assert_eq!(q.envid.as_deref(), Some("E1"));
+    assert_eq!(
+        q.recipients[0].0.orcpt.as_deref(),
+        Some("rfc822;r@far.example")
+    );
+    assert_eq!(
+        q.recipients[0].1,
+        RecipientStatus {
+            state: RecipientState::Pending,
+            attempts: 1,
+            next_attempt: 1_700_000_600,
+            last_reply: Some("421 4.7.0 busy".into()),
+            delay_notified: true,
+        }
+    );
+    assert_eq!(q.recipients[1].1.state, RecipientState::Failed);
+    assert_eq!(
+        q.recipients[1].1.last_reply.as_deref(),
+        Some("550 5.1.1 unknown")
+    );
+    assert_eq!(store.read_blob(q.blob).unwrap(), Bytes::from("retry me"));
+
+    let again = &queued[1];
+    assert_eq!(again.id, ids[1]);
+    assert_eq!(again.recipients[0].1.next_attempt, 0, "retry_now survived");
+    assert_eq!(again.recipients[0].1.attempts, 1);
+    assert_eq!(store.queued_message(ids[2]).unwrap(), None);
+    assert!(matches!(
+        store.read_blob(deleted_blob),
+        Err(StoreError::NotFound)
+    ));
 }

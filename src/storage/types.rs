@@ -14,7 +14,10 @@ pub type QueueId = u64;
 pub struct BlobId(pub u64);
 
 /// A message handed to [`Store::spool`](super::Store::spool): envelope and body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Default` gives the DSN parameters their "absent" values, so callers can write
+/// `NewMessage { sender, recipients, body, received_at, ..NewMessage::default() }`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewMessage {
     /// Reverse-path; `""` is the null sender (RFC 5321 §4.5.5, bounces).
     pub sender: String,
@@ -24,6 +27,10 @@ pub struct NewMessage {
     pub body: bytes::Bytes,
     /// Arrival time, unix seconds; becomes the IMAP internal date of local copies.
     pub received_at: i64,
+    /// DSN RET from MAIL FROM (RFC 3461 §4.3), if given.
+    pub ret: Option<Ret>,
+    /// DSN ENVID from MAIL FROM (RFC 3461 §4.4), xtext-decoded, if given.
+    pub envid: Option<String>,
 }
 
 /// One recipient of a queued message and where it is to be delivered.
@@ -33,6 +40,44 @@ pub struct QueuedRecipient {
     pub address: String,
     /// Local mailbox or remote domain.
     pub target: DeliveryTarget,
+    /// DSN NOTIFY from RCPT TO (RFC 3461 §4.1); `None` when absent (default: failure).
+    #[serde(default)]
+    pub notify: Option<Notify>,
+    /// DSN ORCPT from RCPT TO exactly as received (`addr-type;xtext`, RFC 3461 §4.2).
+    #[serde(default)]
+    pub orcpt: Option<String>,
+}
+
+impl QueuedRecipient {
+    /// A recipient without DSN parameters.
+    pub fn new(address: impl Into<String>, target: DeliveryTarget) -> QueuedRecipient {
+        QueuedRecipient {
+            address: address.into(),
+            target,
+            notify: None,
+            orcpt: None,
+        }
+    }
+}
+
+/// DSN NOTIFY (RFC 3461 §4.1): which events the sender wants reported; all false = NEVER.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Notify {
+    /// NOTIFY=SUCCESS.
+    pub success: bool,
+    /// NOTIFY=FAILURE.
+    pub failure: bool,
+    /// NOTIFY=DELAY.
+    pub delay: bool,
+}
+
+/// DSN RET (RFC 3461 §4.3): how much of the original a DSN carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ret {
+    /// RET=FULL: the whole message.
+    Full,
+    /// RET=HDRS: the header section only.
+    Headers,
 }
 
 /// Where a recipient's copy goes.
@@ -51,14 +96,64 @@ pub enum DeliveryTarget {
 }
 
 /// Delivery state of one recipient of a queued message.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RecipientState {
     /// Not delivered yet: retried until it is delivered or fails.
+    #[default]
     Pending,
     /// Delivered (stored locally or accepted by the remote MX).
     Delivered,
     /// Permanently failed (a DSN is the caller's business).
     Failed,
+}
+
+/// Longest [`RecipientStatus::last_reply`] kept, in characters.
+pub const MAX_LAST_REPLY: usize = 512;
+
+/// Delivery progress of one recipient: state, attempts and retry schedule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecipientStatus {
+    /// Pending, delivered or failed.
+    pub state: RecipientState,
+    /// Delivery attempts that produced an outcome (delivered, deferred or failed).
+    pub attempts: u32,
+    /// When the next attempt is due, unix seconds; 0 = due now.
+    pub next_attempt: i64,
+    /// The last SMTP reply or error text, at most [`MAX_LAST_REPLY`] characters.
+    pub last_reply: Option<String>,
+    /// A "delayed" DSN was sent for this recipient (RFC 3464 Action: delayed); sent once.
+    pub delay_notified: bool,
+}
+
+impl RecipientStatus {
+    /// Whether the recipient still waits for delivery.
+    pub fn is_pending(&self) -> bool {
+        self.state == RecipientState::Pending
+    }
+}
+
+/// What happened to one recipient: the argument of [`RecipientUpdate`](super::RecipientUpdate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientOutcome {
+    /// Accepted by the remote server: leaves `Pending`, counts an attempt.
+    Delivered {
+        /// The server's reply (kept as `last_reply`).
+        reply: String,
+    },
+    /// Temporary failure: stays `Pending`, counts an attempt, next try at `next_attempt`.
+    Deferred {
+        /// The reply or error text (kept as `last_reply`).
+        reply: String,
+        /// When to try again, unix seconds.
+        next_attempt: i64,
+    },
+    /// Permanent failure (or expiry): leaves `Pending`, counts an attempt.
+    Failed {
+        /// The reply or error text (kept as `last_reply`).
+        reply: String,
+    },
+    /// The "delayed" DSN went out: sets `delay_notified`, stays `Pending`.
+    DelayNotified,
 }
 
 /// A queued message as stored: envelope, body reference and per-recipient state.
@@ -74,38 +169,109 @@ pub struct QueuedMessage {
     pub size: u64,
     /// Body reference, readable with [`Store::read_blob`](super::Store::read_blob).
     pub blob: BlobId,
-    /// Recipients in RCPT order with their state; indexes are stable.
-    pub recipients: Vec<(QueuedRecipient, RecipientState)>,
+    /// Recipients in RCPT order with their status; indexes are stable.
+    pub recipients: Vec<(QueuedRecipient, RecipientStatus)>,
+    /// DSN RET from MAIL FROM, if given.
+    pub ret: Option<Ret>,
+    /// DSN ENVID from MAIL FROM, if given.
+    pub envid: Option<String>,
 }
 
 impl QueuedMessage {
+    /// A just-spooled message: every recipient `Pending`, due now.
+    pub(crate) fn from_new(id: QueueId, msg: NewMessage) -> QueuedMessage {
+        QueuedMessage {
+            id,
+            sender: msg.sender,
+            received_at: msg.received_at,
+            size: msg.body.len() as u64,
+            blob: BlobId(id),
+            recipients: msg
+                .recipients
+                .into_iter()
+                .map(|r| (r, RecipientStatus::default()))
+                .collect(),
+            ret: msg.ret,
+            envid: msg.envid,
+        }
+    }
+
     /// Whether any recipient still waits for delivery.
     pub fn has_pending(&self) -> bool {
         self.recipients
             .iter()
-            .any(|(_, state)| *state == RecipientState::Pending)
+            .any(|(_, status)| status.is_pending())
     }
 
-    /// Move recipient `rcpt` from `Pending` to `state`; `Ok(false)` if it was not Pending.
+    /// Mark recipient `rcpt` delivered locally; `Ok(false)` if it was not Pending.
+    pub(crate) fn finish_local(&mut self, rcpt: u32) -> Result<bool, StoreError> {
+        let Some(status) = self.pending_slot(rcpt)? else {
+            return Ok(false);
+        };
+        status.state = RecipientState::Delivered;
+        status.attempts = status.attempts.saturating_add(1);
+        Ok(true)
+    }
+
+    /// Apply `outcome` to recipient `rcpt`; `Ok(false)` if it was not Pending (or, for
+    /// `DelayNotified`, already notified).
     ///
     /// Shared by every backend so that the state machine is the same everywhere.
-    pub(crate) fn finish_recipient(
+    pub(crate) fn apply_outcome(
         &mut self,
         rcpt: u32,
-        state: RecipientState,
+        outcome: &RecipientOutcome,
     ) -> Result<bool, StoreError> {
-        if state == RecipientState::Pending {
-            return Err(StoreError::Invalid("Pending is not a final state".into()));
+        let Some(status) = self.pending_slot(rcpt)? else {
+            return Ok(false);
+        };
+        let (state, reply) = match outcome {
+            RecipientOutcome::DelayNotified => {
+                let changed = !status.delay_notified;
+                status.delay_notified = true;
+                return Ok(changed);
+            }
+            RecipientOutcome::Delivered { reply } => (RecipientState::Delivered, reply),
+            RecipientOutcome::Failed { reply } => (RecipientState::Failed, reply),
+            RecipientOutcome::Deferred {
+                reply,
+                next_attempt,
+            } => {
+                status.next_attempt = *next_attempt;
+                (RecipientState::Pending, reply)
+            }
+        };
+        status.state = state;
+        status.attempts = status.attempts.saturating_add(1);
+        status.last_reply = Some(truncate_reply(reply));
+        Ok(true)
+    }
+
+    /// Make every pending recipient due now; `false` if none is pending.
+    pub(crate) fn retry_now(&mut self) -> bool {
+        let mut any = false;
+        for (_, status) in self.recipients.iter_mut().filter(|(_, s)| s.is_pending()) {
+            status.next_attempt = 0;
+            any = true;
         }
-        let slot = usize::try_from(rcpt)
+        any
+    }
+
+    /// The status of recipient `rcpt` if it is Pending; `NotFound` for a bad index.
+    fn pending_slot(&mut self, rcpt: u32) -> Result<Option<&mut RecipientStatus>, StoreError> {
+        let (_, status) = usize::try_from(rcpt)
             .ok()
             .and_then(|i| self.recipients.get_mut(i))
             .ok_or(StoreError::NotFound)?;
-        if slot.1 != RecipientState::Pending {
-            return Ok(false);
-        }
-        slot.1 = state;
-        Ok(true)
+        Ok(status.is_pending().then_some(status))
+    }
+}
+
+/// `reply` cut to [`MAX_LAST_REPLY`] characters (on a character boundary).
+fn truncate_reply(reply: &str) -> String {
+    match reply.char_indices().nth(MAX_LAST_REPLY) {
+        Some((end, _)) => reply[..end].to_owned(),
+        None => reply.to_owned(),
     }
 }
 

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod sink;
+
 pub const PASSWORD: &str = "secret-pw";
 
 /// A running server and its data directory.

@@ -1,0 +1,10 @@
+//! Pure queue logic: the retry schedule ([`RetryPolicy`]) and delivery status
+//! notifications ([`build_dsn`], RFC 3464). No I/O and no clock: the current time and any
+//! randomness are parameters, so every rule is unit-tested deterministically; the actors
+//! own the timers and the storage.
+
+mod dsn;
+mod schedule;
+
+pub use dsn::{build_dsn, Action, DsnRecipient, DsnRequest};
+pub use schedule::RetryPolicy;

@@ -1,0 +1,263 @@
+//! Outbound delivery over real sockets: a loopback DNS server for MX records and scripted
+//! loopback SMTP sinks. Relaying with connection reuse, per-recipient results, retries,
+//! expiry, MX fallback, null MX and NXDOMAIN bounces, and delivery after a restart.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use common::sink::Sink;
+use common::{message, send_raw, Client, Server, PASSWORD};
+use hermod::dns::testing::{TestDnsServer, TestFault, TestRecords};
+
+const LOCALHOST: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+/// A server relaying for loopback clients, with DNS and MX port pointing at the test.
+fn relay_server(dns: std::net::SocketAddr, mx_port: u16, queue: &str) -> Server {
+    Server::start_with(
+        &["alice@example.test"],
+        "",
+        &format!(
+            "[relay]\ntrusted_networks = [\"127.0.0.0/8\"]\n[delivery]\ndns_servers = [\"{dns}\"]\nmx_port = {mx_port}\ndns_timeout = \"1s\"\nconnect_timeout = \"2s\"\ncommand_timeout = \"5s\"\n{queue}"
+        ),
+    )
+}
+
+fn records() -> TestRecords {
+    TestRecords::new()
+        .mx("remote.test", 10, "mx.remote.test")
+        .a("mx.remote.test", LOCALHOST)
+}
+
+#[test]
+fn relays_with_connection_reuse_and_per_recipient_results() {
+    let sink = Sink::start("127.0.0.1", 0);
+    let (_dns, dns_addr) = TestDnsServer::start(records()).unwrap();
+    let server = relay_server(dns_addr, sink.addr.port(), "");
+    // Five messages on one SMTP session; the outbound side should not need five connections.
+    let mut c = Client::connect(server.addr("smtp"));
+    c.expect("220");
+    c.send("EHLO client.test\r\n");
+    c.expect("250");
+    for i in 0..5 {
+        c.send(&format!(
+            "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob{i}@remote.test>\r\nDATA\r\n"
+        ));
+        c.expect("250");
+        c.expect("250");
+        c.expect("354");
+        c.send(&message(&format!("relay-{i}"), "outbound"));
+        c.send(".\r\n");
+        c.expect("250");
+    }
+    c.send("QUIT\r\n");
+    let got = sink.wait_for(5);
+    assert_eq!(got.len(), 5, "sink got {got:?}\n{}", server.log());
+    assert!(
+        sink.connections() < 5,
+        "{} connections for 5 messages",
+        sink.connections()
+    );
+    assert!(got.iter().all(|m| m.from == "alice@example.test"));
+    assert!(got[0].data.contains("Received: from client.test"));
+
+    // One recipient accepted, one refused: the accepted one is delivered, alice gets a DSN.
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["ok@remote.test", "reject-me@remote.test"],
+        &message("mixed", "half"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(6);
+    assert_eq!(got.len(), 6);
+    assert_eq!(got[5].to, vec!["ok@remote.test".to_string()]);
+    assert_eq!(
+        server.wait_for_messages("alice@example.test", 1),
+        1,
+        "{}",
+        server.log()
+    );
+    let dsn = pop3_first(&server, "alice@example.test");
+    assert!(dsn.contains("multipart/report"), "{dsn}");
+    assert!(dsn.contains("message/delivery-status"), "{dsn}");
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; reject-me@remote.test")
+            || dsn.contains("Final-Recipient: rfc822;reject-me@remote.test"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    assert!(
+        dsn.contains("Subject: mixed"),
+        "the original is returned:\n{dsn}"
+    );
+
+    let metrics = server.metrics();
+    assert!(
+        metrics
+            .contains("hermod_delivery_attempts_total{transport=\"smtp\",result=\"delivered\"} 6"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hermod_outbound_connection_reuse_total"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn deferred_then_delivered_and_survives_a_restart() {
+    let sink = Sink::start("127.0.0.1", 0);
+    let (_dns, dns_addr) = TestDnsServer::start(records()).unwrap();
+    let mut server = relay_server(
+        dns_addr,
+        sink.addr.port(),
+        "[queue]\nretry_intervals = [\"1s\"]\n",
+    );
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["flaky@remote.test"],
+        &message("flaky", "retry me"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1);
+    assert_eq!(got.len(), 1, "{}", server.log());
+    assert_eq!(got[0].to, vec!["flaky@remote.test".to_string()]);
+
+    // A message deferred when the server is killed is delivered after the restart.
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["flaky2@remote.test"],
+        &message("restart", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill_hard();
+    server.spawn();
+    let got = sink.wait_for(2);
+    assert_eq!(got.len(), 2, "{}", server.log());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(sink.received().len(), 2, "delivered twice");
+    assert_eq!(
+        server.pop3_count("alice@example.test"),
+        0,
+        "no DSN for delivered mail"
+    );
+}
+
+#[test]
+fn expiry_bounces_with_a_dsn_and_null_sender_gets_none() {
+    let sink = Sink::start("127.0.0.1", 0);
+    let (_dns, dns_addr) = TestDnsServer::start(records()).unwrap();
+    let server = relay_server(
+        dns_addr,
+        sink.addr.port(),
+        "[queue]\nretry_intervals = [\"1s\"]\nmax_age = \"3s\"\ndelay_notice = \"1s\"\n",
+    );
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["defer@remote.test"],
+        &message("late", "never"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    // A bounce is never bounced: this one just expires.
+    let reply = send_raw(
+        &server,
+        "",
+        &["defer-too@remote.test"],
+        &message("bounce", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    // The delay notice, then the failure.
+    assert_eq!(
+        server.wait_for_messages("alice@example.test", 2),
+        2,
+        "{}",
+        server.log()
+    );
+    let all = pop3_all(&server, "alice@example.test");
+    assert!(all.iter().any(|m| m.contains("Action: delayed")), "{all:?}");
+    let failed = all
+        .iter()
+        .find(|m| m.contains("Action: failed"))
+        .expect("a failure DSN");
+    assert!(failed.contains("Status: 4.4.7"), "{failed}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.pop3_count("alice@example.test"), 2);
+    assert!(sink.received().is_empty());
+}
+
+#[test]
+fn mx_fallback_null_mx_and_nxdomain() {
+    let sink = Sink::start("127.0.0.1", 0);
+    let records = TestRecords::new()
+        // The preferred MX has nothing listening (127.0.0.2); the second one answers.
+        .mx("fallback.test", 10, "dead.fallback.test")
+        .mx("fallback.test", 20, "live.fallback.test")
+        .a("dead.fallback.test", Ipv4Addr::new(127, 0, 0, 2))
+        .a("live.fallback.test", LOCALHOST)
+        .null_mx("nomail.test")
+        .fault("nowhere.test", TestFault::NxDomain);
+    let (_dns, dns_addr) = TestDnsServer::start(records).unwrap();
+    let server = relay_server(dns_addr, sink.addr.port(), "");
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["x@fallback.test"],
+        &message("fb", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1).len(), 1, "{}", server.log());
+
+    for (to, status) in [("x@nomail.test", "5.1.10"), ("x@nowhere.test", "5.1.2")] {
+        let reply = send_raw(&server, "alice@example.test", &[to], &message("nomx", "x"));
+        assert!(reply.starts_with("250"), "{reply}");
+        let _ = status;
+    }
+    assert_eq!(
+        server.wait_for_messages("alice@example.test", 2),
+        2,
+        "{}",
+        server.log()
+    );
+    let all = pop3_all(&server, "alice@example.test").join("\n");
+    assert!(all.contains("Status: 5.1.10"), "{all}");
+    assert!(all.contains("Status: 5.1.2"), "{all}");
+}
+
+fn pop3_all(server: &Server, user: &str) -> Vec<String> {
+    let mut c = Client::connect(server.addr("pop3"));
+    c.expect("+OK");
+    c.send(&format!("USER {user}\r\nPASS {PASSWORD}\r\nSTAT\r\n"));
+    c.expect("+OK");
+    c.expect("+OK");
+    let stat = c.line();
+    let n: usize = stat.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut all = Vec::new();
+    for i in 1..=n {
+        c.send(&format!("RETR {i}\r\n"));
+        assert!(c.line().starts_with("+OK"));
+        let mut text = String::new();
+        loop {
+            let line = c.line();
+            if line == "." {
+                break;
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        all.push(text);
+    }
+    c.send("QUIT\r\n");
+    all
+}
+
+fn pop3_first(server: &Server, user: &str) -> String {
+    pop3_all(server, user)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
