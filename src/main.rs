@@ -31,6 +31,48 @@ enum Command {
     /// Manage accounts (works whether or not the server is running).
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and manage the outbound queue (works whether or not the server is running).
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Every recipient of every queued message: id, sender, recipient, state, attempts,
+    /// next attempt, last reply.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// One message: its recipients and its header.
+    Show {
+        /// The queue id (as `queue list` shows it).
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Try a message's pending recipients now.
+    Retry {
+        /// The queue id.
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Delete a message from the queue.
+    Delete {
+        /// The queue id.
+        id: String,
+        /// Return it to its sender with a failure notice (DSN) first.
+        #[arg(long)]
+        bounce: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Pending recipients per destination.
+    Summary {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Args)]
@@ -149,6 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(command) => user(command),
+        Command::Queue(command) => queue(command),
     }
 }
 
@@ -188,7 +231,79 @@ fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
         UserCommand::Del { address, config } => (config.config, Request::UserDel { address }),
         UserCommand::List { config } => (config.config, Request::UserList),
     };
-    let config = load(config_path.as_deref())?;
+    let response = admin_request(config_path.as_deref(), request)?;
+    for user in response.users {
+        println!("{user}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn queue(command: QueueCommand) -> anyhow::Result<ExitCode> {
+    let (config, request) = match command {
+        QueueCommand::List { config } => (config, Request::QueueList),
+        QueueCommand::Show { id, config } => (config, Request::QueueShow { id }),
+        QueueCommand::Retry { id, config } => (config, Request::QueueRetry { id }),
+        QueueCommand::Delete { id, bounce, config } => {
+            (config, Request::QueueDelete { id, bounce })
+        }
+        QueueCommand::Summary { config } => (config, Request::QueueSummary),
+    };
+    let summary = matches!(request, Request::QueueSummary);
+    let response = admin_request(config.config.as_deref(), request)?;
+    if summary {
+        println!(
+            "{:<32} {:>10} {:>9}  OLDEST",
+            "DESTINATION", "RECIPIENTS", "DEFERRED"
+        );
+        for row in &response.summary {
+            println!(
+                "{:<32} {:>10} {:>9}  {}",
+                row.destination,
+                row.recipients,
+                row.deferred,
+                time(row.oldest)
+            );
+        }
+    } else if !response.queue.is_empty() {
+        println!(
+            "{:<16}  {:<24} {:<28} {:<9} {:>8}  {:<20}  LAST REPLY",
+            "ID", "SENDER", "RECIPIENT", "STATE", "ATTEMPTS", "NEXT ATTEMPT"
+        );
+        for e in &response.queue {
+            let next = match e.state.as_str() {
+                "scheduled" | "deferred" if e.next_attempt == 0 => "now".to_string(),
+                "scheduled" | "deferred" => time(e.next_attempt),
+                _ => "-".to_string(),
+            };
+            println!(
+                "{:<16}  {:<24} {:<28} {:<9} {:>8}  {:<20}  {}",
+                e.id,
+                e.sender,
+                e.recipient,
+                e.state,
+                e.attempts,
+                next,
+                e.last_reply.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if let Some(header) = response.header {
+        println!();
+        print!("{header}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn time(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map_or_else(
+        || unix.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
+}
+
+/// Sends `request` to the running server, or carries it out on the store when none runs.
+fn admin_request(config_path: Option<&Path>, request: Request) -> anyhow::Result<admin::Response> {
+    let config = load(config_path)?;
     let socket = config.data_dir.join(server::ADMIN_SOCKET);
     let response = match admin::request(&socket, &request)
         .with_context(|| format!("talking to the server at {}", socket.display()))?
@@ -204,16 +319,21 @@ fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
                     socket.display()
                 )
             })?;
-            admin::execute(&store, None, &config, request)
+            let directory = admin::offline_directory(&store, &config)?;
+            let context = admin::Context {
+                store: &store,
+                directory: &directory,
+                live: false,
+                config: &config,
+                queue: None,
+            };
+            admin::execute(&context, request)
         }
     };
     if !response.ok {
         bail!("{}", response.error.unwrap_or_else(|| "failed".into()));
     }
-    for user in response.users {
-        println!("{user}");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(response)
 }
 
 fn hash(password: &PasswordArg) -> anyhow::Result<String> {

@@ -188,6 +188,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         store: Arc::clone(&store),
         directory: Arc::clone(&directory),
         config: Arc::clone(&config),
+        queue: queue.clone(),
     };
     tasks.push(tokio::spawn(admin::serve(
         admin_listener,

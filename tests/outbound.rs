@@ -261,3 +261,82 @@ fn pop3_first(server: &Server, user: &str) -> String {
         .next()
         .unwrap_or_default()
 }
+
+#[test]
+fn queue_cli_lists_shows_retries_and_deletes() {
+    let sink = Sink::start("127.0.0.1", 0);
+    let (_dns, dns_addr) = TestDnsServer::start(records()).unwrap();
+    let mut server = relay_server(
+        dns_addr,
+        sink.addr.port(),
+        "[queue]\nretry_intervals = [\"1h\"]\n",
+    );
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["defer@remote.test"],
+        &message("stuck", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let id = reply.rsplit(' ').next().unwrap().to_string();
+    // Wait for the first attempt to be recorded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let list = loop {
+        let list = server.cli(&["queue", "list"]);
+        if list.contains("deferred") || std::time::Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_else(|| panic!("{id} not in:\n{list}"));
+    assert!(row.contains("alice@example.test"), "{row}");
+    assert!(row.contains("defer@remote.test"), "{row}");
+    assert!(row.contains("deferred"), "{row}");
+    assert!(row.contains("451 4.2.0 try again later"), "{row}");
+
+    let summary = server.cli(&["queue", "summary"]);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("remote.test") && l.contains(" 1 ")),
+        "{summary}"
+    );
+    let show = server.cli(&["queue", "show", &id]);
+    assert!(show.contains("Subject: stuck"), "{show}");
+
+    // retry: a second attempt happens now, not in an hour.
+    server.cli(&["queue", "retry", &id]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = server.cli(&["queue", "list"]);
+        let row = list
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_default()
+            .to_string();
+        if row.split_whitespace().nth(4) == Some("2") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second attempt:\n{list}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let unknown = server.cli_output(&["queue", "retry", "FFFF"]);
+    assert!(!unknown.status.success());
+
+    // With the server stopped the CLI reads the store itself.
+    assert!(server.stop());
+    assert!(server.cli(&["queue", "list"]).contains(&id));
+    server.spawn();
+
+    server.cli(&["queue", "delete", &id, "--bounce"]);
+    assert!(!server.cli(&["queue", "list"]).contains(&id));
+    assert_eq!(server.wait_for_messages("alice@example.test", 1), 1);
+    let dsn = pop3_first(&server, "alice@example.test");
+    assert!(dsn.contains("Status: 5.3.0"), "{dsn}");
+}

@@ -15,10 +15,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 
+use crate::actors::QueueManager;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::protocol::mail::Address;
 use crate::storage::{Store, StoreError, UserRecord};
+
+pub mod queue;
+
+pub use queue::{DestinationSummary, QueueEntry};
 
 /// Longest request line accepted on the socket.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -48,6 +53,27 @@ pub enum Request {
     },
     /// List the accounts.
     UserList,
+    /// Every recipient of every queued message.
+    QueueList,
+    /// One queued message.
+    QueueShow {
+        /// Queue id (hex).
+        id: String,
+    },
+    /// Retry a queued message now.
+    QueueRetry {
+        /// Queue id (hex).
+        id: String,
+    },
+    /// Delete a queued message, optionally returning it to its sender.
+    QueueDelete {
+        /// Queue id (hex).
+        id: String,
+        /// Send the sender a failure DSN first.
+        bounce: bool,
+    },
+    /// Pending recipients per destination.
+    QueueSummary,
 }
 
 /// The answer to a [`Request`].
@@ -61,6 +87,15 @@ pub struct Response {
     /// Accounts, for `UserList`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<String>,
+    /// Queue entries, for `QueueList` and `QueueShow`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<QueueEntry>,
+    /// Per-destination rows, for `QueueSummary`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<DestinationSummary>,
+    /// The message header, for `QueueShow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 impl Response {
@@ -75,18 +110,36 @@ impl Response {
         Response {
             ok: false,
             error: Some(error.into()),
-            users: Vec::new(),
+            ..Response::default()
         }
     }
 }
 
-/// Carries out `request` on `store`, keeping `directory` (the running server's) in step.
-pub fn execute(
-    store: &dyn Store,
-    directory: Option<&Directory>,
-    config: &Config,
-    request: Request,
-) -> Response {
+/// What a request works on.
+pub struct Context<'a> {
+    /// The store.
+    pub store: &'a dyn Store,
+    /// The directory: the running server's, or one built from the store.
+    pub directory: &'a Directory,
+    /// Whether `directory` is the running server's (kept in step with account changes).
+    pub live: bool,
+    /// The configuration.
+    pub config: &'a Config,
+    /// The running server's queue manager, told about retries and deletions.
+    pub queue: Option<&'a actix::Addr<QueueManager>>,
+}
+
+/// A directory for a store no server is running on (accounts loaded from it).
+pub fn offline_directory(store: &dyn Store, config: &Config) -> Result<Directory, StoreError> {
+    let directory = Directory::new(&config.domains, &config.aliases, &config.catch_all);
+    directory.load_users(store.users()?);
+    Ok(directory)
+}
+
+/// Carries out `request`.
+pub fn execute(ctx: &Context<'_>, request: Request) -> Response {
+    let directory = ctx.live.then_some(ctx.directory);
+    let (store, config) = (ctx.store, ctx.config);
     let result = match request {
         Request::UserAdd {
             address,
@@ -102,9 +155,33 @@ pub fn execute(
             .map_err(|e| e.to_string())
             .map(|users| Response {
                 ok: true,
-                error: None,
                 users: users.into_iter().map(|u| u.address).collect(),
+                ..Response::default()
             }),
+        Request::QueueList => queue::list(ctx).map(|queue| Response {
+            ok: true,
+            queue,
+            ..Response::default()
+        }),
+        Request::QueueShow { id } => queue::parse_id(&id)
+            .and_then(|id| queue::show(ctx, id))
+            .map(|(queue, header)| Response {
+                ok: true,
+                queue,
+                header: Some(header),
+                ..Response::default()
+            }),
+        Request::QueueRetry { id } => queue::parse_id(&id)
+            .and_then(|id| queue::retry(ctx, id))
+            .map(|()| Response::done()),
+        Request::QueueDelete { id, bounce } => queue::parse_id(&id)
+            .and_then(|id| queue::delete(ctx, id, bounce))
+            .map(|()| Response::done()),
+        Request::QueueSummary => queue::summary(ctx).map(|summary| Response {
+            ok: true,
+            summary,
+            ..Response::default()
+        }),
     };
     result.unwrap_or_else(Response::failed)
 }
@@ -193,6 +270,8 @@ pub struct ServerContext {
     pub directory: Arc<Directory>,
     /// The server's configuration.
     pub config: Arc<Config>,
+    /// The server's queue manager.
+    pub queue: actix::Addr<QueueManager>,
 }
 
 /// Serves the admin socket until `stop` turns true.
@@ -221,12 +300,14 @@ async fn answer(stream: tokio::net::UnixStream, ctx: Arc<ServerContext>) {
             Ok(request) => {
                 let ctx = Arc::clone(&ctx);
                 tokio::task::spawn_blocking(move || {
-                    execute(
-                        ctx.store.as_ref(),
-                        Some(&ctx.directory),
-                        &ctx.config,
-                        request,
-                    )
+                    let context = Context {
+                        store: ctx.store.as_ref(),
+                        directory: &ctx.directory,
+                        live: true,
+                        config: &ctx.config,
+                        queue: Some(&ctx.queue),
+                    };
+                    execute(&context, request)
                 })
                 .await
                 .unwrap_or_else(|e| Response::failed(e.to_string()))
@@ -284,29 +365,37 @@ mod tests {
         let store = MemoryStore::new();
         let directory = Directory::new(&config().domains, Vec::new(), Vec::new());
         let cfg = config();
+        let ctx = Context {
+            store: &store,
+            directory: &directory,
+            live: true,
+            config: &cfg,
+            queue: None,
+        };
+        let run = |request| execute(&ctx, request);
         let add = |address: &str| Request::UserAdd {
             address: address.into(),
             password_hash: "h".into(),
         };
-        assert!(execute(&store, Some(&directory), &cfg, add("Alice@Example.TEST")).ok);
+        assert!(run(add("Alice@Example.TEST")).ok);
         assert!(directory.user("alice@example.test").is_some());
         assert!(store
             .mailbox("alice@example.test", "INBOX")
             .unwrap()
             .is_some());
-        let again = execute(&store, Some(&directory), &cfg, add("alice@example.test"));
+        let again = run(add("alice@example.test"));
         assert!(!again.ok && again.error.unwrap().contains("already exists"));
-        let foreign = execute(&store, Some(&directory), &cfg, add("bob@elsewhere.test"));
+        let foreign = run(add("bob@elsewhere.test"));
         assert!(!foreign.ok && foreign.error.unwrap().contains("not a local domain"));
-        let bad = execute(&store, Some(&directory), &cfg, add("not an address"));
+        let bad = run(add("not an address"));
         assert!(!bad.ok);
-        let list = execute(&store, None, &cfg, Request::UserList);
+        let list = run(Request::UserList);
         assert_eq!(list.users, vec!["alice@example.test".to_string()]);
         let passwd = Request::UserPasswd {
             address: "alice@example.test".into(),
             password_hash: "h2".into(),
         };
-        assert!(execute(&store, Some(&directory), &cfg, passwd).ok);
+        assert!(run(passwd).ok);
         assert_eq!(
             directory.user("alice@example.test").unwrap().password_hash,
             "h2"
@@ -314,8 +403,8 @@ mod tests {
         let del = Request::UserDel {
             address: "alice@example.test".into(),
         };
-        assert!(execute(&store, Some(&directory), &cfg, del.clone()).ok);
+        assert!(run(del.clone()).ok);
         assert!(directory.user("alice@example.test").is_none());
-        assert!(!execute(&store, Some(&directory), &cfg, del).ok);
+        assert!(!run(del).ok);
     }
 }
