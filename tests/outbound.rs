@@ -340,3 +340,100 @@ fn queue_cli_lists_shows_retries_and_deletes() {
     let dsn = pop3_first(&server, "alice@example.test");
     assert!(dsn.contains("Status: 5.3.0"), "{dsn}");
 }
+
+#[test]
+fn a_stalled_destination_does_not_block_others() {
+    let fast = Sink::start("127.0.0.1", 0);
+    // The slow destination listens on another loopback address, same port.
+    let slow = Sink::start("127.0.0.3", fast.addr.port());
+    let records = records()
+        .mx("slow.test", 10, "mx.slow.test")
+        .a("mx.slow.test", Ipv4Addr::new(127, 0, 0, 3));
+    let (_dns, dns_addr) = TestDnsServer::start(records).unwrap();
+    let server = relay_server(dns_addr, fast.addr.port(), "");
+    for i in 0..3 {
+        let reply = send_raw(
+            &server,
+            "alice@example.test",
+            &[&format!("stall{i}@slow.test")],
+            &message("slow", "x"),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["ok@remote.test"],
+        &message("fast", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(fast.wait_for(1).len(), 1, "{}", server.log());
+    // command_timeout is 5 s: the fast destination must not have waited for it.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(slow.received().is_empty());
+}
+
+#[test]
+fn smarthost_with_starttls_and_auth() {
+    // The smarthost is another Hermod: submission with STARTTLS and AUTH. Its own onward
+    // delivery goes nowhere (an MX with nothing listening), so the message stays queued there.
+    let records = TestRecords::new()
+        .mx("far.test", 10, "mx.far.test")
+        .a("mx.far.test", Ipv4Addr::new(127, 0, 0, 5));
+    let (_dns, dns_addr) = TestDnsServer::start(records).unwrap();
+    let smarthost = Server::start_with(
+        &["relay@example.test"],
+        "",
+        &format!(
+            "[delivery]\ndns_servers = [\"{dns_addr}\"]\nmx_port = 9\nconnect_timeout = \"1s\"\n"
+        ),
+    );
+    let upstream = smarthost.addr("submission");
+    let server = Server::start_with(
+        &["alice@example.test"],
+        "",
+        &format!(
+            "[relay]\ntrusted_networks = [\"127.0.0.0/8\"]\n[delivery]\nsmarthost = \"{upstream}\"\nsmarthost_user = \"relay@example.test\"\nsmarthost_password = \"{PASSWORD}\"\ncommand_timeout = \"5s\"\n"
+        ),
+    );
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["friend@far.test"],
+        &message("via-smarthost", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = smarthost.cli(&["queue", "list"]);
+        if list.contains("friend@far.test") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not relayed:\n{list}\n{}\n{:?}",
+            server.cli(&["queue", "list"]),
+            pop3_all(&server, "alice@example.test")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let header = smarthost.cli(&["queue", "list"]);
+    let id = header
+        .lines()
+        .find(|l| l.contains("friend@far.test"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let show = smarthost.cli(&["queue", "show", &id]);
+    // The smarthost saw an authenticated, encrypted submission (RFC 3848 ESMTPSA).
+    assert!(show.contains("with ESMTPSA"), "{show}");
+    assert!(show.contains("Subject: via-smarthost"), "{show}");
+}

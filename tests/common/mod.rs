@@ -24,8 +24,14 @@ pub struct Server {
 }
 
 /// The configuration used by tests; `extra` is appended (top-level keys must come first,
-/// so it may only hold tables).
+/// so it may only hold tables). Unless `extra` sets `[delivery]`, MX lookups go to a
+/// loopback port where nothing answers: tests never query a real DNS server.
 pub fn config_text(data_dir: &Path, top: &str, extra: &str) -> String {
+    let delivery = if extra.contains("[delivery]") {
+        ""
+    } else {
+        "[delivery]\ndns_servers = [\"127.0.0.1:9\"]\ndns_timeout = \"1s\"\n"
+    };
     format!(
         r#"hostname = "mail.example.test"
 data_dir = "{}"
@@ -40,7 +46,7 @@ pop3s = "127.0.0.1:0"
 imap = ""
 imaps = ""
 http = "127.0.0.1:0"
-{extra}
+{delivery}{extra}
 "#,
         data_dir.display()
     )

@@ -1,6 +1,6 @@
 //! A scripted SMTP server on loopback for outbound tests. What it answers depends on the
 //! recipient's local part: `reject…` gets 550, `defer…` gets 451, `flaky…` gets 451 the
-//! first time and 250 after, anything else 250. It counts connections and keeps every
+//! first time and 250 after, `stall…` gets no answer at all, anything else 250. It counts connections and keeps every
 //! accepted message.
 
 use std::io::{BufRead, BufReader, Write};
@@ -110,6 +110,11 @@ fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 .next()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
+            if local.starts_with("stall") {
+                // A server that stops answering: the client's timeout must end the wait.
+                std::thread::sleep(Duration::from_secs(30));
+                return Ok(());
+            }
             if local.starts_with("reject") {
                 "550 5.1.1 no such user here\r\n".into()
             } else if local.starts_with("defer") {
