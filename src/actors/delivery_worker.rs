@@ -88,17 +88,24 @@ async fn close(open: Open) {
 }
 
 /// One attempt at one job.
-async fn deliver(outbound: &Outbound, open: &mut Option<Open>, job: Job, route: &Route) -> Report {
-    let store = Arc::clone(&outbound.store);
-    let blob = job.blob;
-    let body = match tokio::task::spawn_blocking(move || store.read_blob(blob)).await {
-        Ok(Ok(body)) => body,
-        _ => {
-            return everyone(
-                job,
-                None,
-                Attempt::Temporary("message body unavailable".into()),
-            )
+async fn deliver(
+    outbound: &Outbound,
+    open: &mut Option<Open>,
+    mut job: Job,
+    route: &Route,
+) -> Report {
+    let body = match job.inline.take() {
+        Some(inline) => inline.bytes().clone(),
+        None => {
+            let store = Arc::clone(&outbound.store);
+            let blob = job.blob;
+            match tokio::task::spawn_blocking(move || store.read_blob(blob)).await {
+                Ok(Ok(body)) => body,
+                _ => {
+                    let unavailable = Attempt::Temporary("message body unavailable".into());
+                    return everyone(job, None, unavailable);
+                }
+            }
         }
     };
     let reusable = open

@@ -1,7 +1,55 @@
 //! A unit of outbound work: the recipients of one queued message that go to one domain,
 //! and what became of each of them.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
 use crate::storage::{BlobId, Notify, QueueId, Ret};
+
+/// Largest body kept in memory with its job (the spool writer has it anyway), so that the
+/// first attempt needs no read from the spool.
+pub const MAX_INLINE_BODY: usize = 64 * 1024;
+/// Most bytes of bodies kept in memory by all jobs together.
+pub const INLINE_BUDGET: usize = 64 * 1024 * 1024;
+
+/// A body carried with its job; its bytes count against a shared budget until dropped.
+#[derive(Debug)]
+pub struct InlineBody {
+    bytes: Bytes,
+    budget: Arc<AtomicUsize>,
+}
+
+impl InlineBody {
+    /// Keeps `bytes` in memory if it is small and the budget allows.
+    pub fn keep(bytes: &Bytes, budget: &Arc<AtomicUsize>) -> Option<Arc<InlineBody>> {
+        let len = bytes.len();
+        if len > MAX_INLINE_BODY {
+            return None;
+        }
+        let taken = budget.fetch_add(len, Ordering::Relaxed);
+        if taken + len > INLINE_BUDGET {
+            budget.fetch_sub(len, Ordering::Relaxed);
+            return None;
+        }
+        Some(Arc::new(InlineBody {
+            bytes: bytes.clone(),
+            budget: Arc::clone(budget),
+        }))
+    }
+
+    /// The body.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+}
+
+impl Drop for InlineBody {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.bytes.len(), Ordering::Relaxed);
+    }
+}
 
 /// The recipients of one message for one destination domain.
 #[derive(Debug, Clone)]
@@ -14,6 +62,8 @@ pub struct Job {
     pub sender: String,
     /// The body.
     pub blob: BlobId,
+    /// The body itself, for a first attempt right after spooling (see [`MAX_INLINE_BODY`]).
+    pub inline: Option<Arc<InlineBody>>,
     /// Arrival time, unix seconds (expiry and DSN Arrival-Date).
     pub received_at: i64,
     /// DSN RET of the message.

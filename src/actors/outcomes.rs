@@ -23,15 +23,61 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Records `report`; returns the job of the recipients still to retry, and when.
+/// Records a batch of reports with one durable store commit (not one per message); returns
+/// the jobs of the recipients still to retry, and when.
 pub async fn record(
-    report: Report,
+    reports: Vec<Report>,
     store: Arc<dyn Store>,
     spool: Option<Addr<SpoolWriter>>,
     settings: Arc<QueueSettings>,
     policy: Arc<RetryPolicy>,
-) -> Option<(Job, i64)> {
+) -> Vec<(Job, i64)> {
     let now = now();
+    let mut updates = Vec::new();
+    let mut retries = Vec::new();
+    for report in reports {
+        let plan = plan(report, now, &policy);
+        // The DSN goes first: the update that finishes the last recipient frees the body.
+        if !plan.notices.is_empty() && !plan.job.sender.is_empty() {
+            send_dsn(
+                &plan.job,
+                &plan.notices,
+                &store,
+                spool.clone(),
+                &settings,
+                now,
+            )
+            .await;
+        }
+        updates.extend(plan.updates);
+        if !plan.retry.is_empty() {
+            let job = Job {
+                recipients: plan.retry,
+                ..plan.job
+            };
+            retries.push((job, plan.due));
+        }
+    }
+    let writer = Arc::clone(&store);
+    match tokio::task::spawn_blocking(move || writer.update_recipients(&updates)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "recording delivery results failed"),
+        Err(e) => tracing::error!(error = %e, "recording task failed"),
+    }
+    retries
+}
+
+/// What one report changes.
+struct Plan {
+    job: Job,
+    updates: Vec<RecipientUpdate>,
+    notices: Vec<Notice>,
+    retry: Vec<JobRecipient>,
+    due: i64,
+}
+
+/// Decides each recipient's fate under the retry policy.
+fn plan(report: Report, now: i64, policy: &RetryPolicy) -> Plan {
     let Report {
         job,
         remote_mta,
@@ -107,29 +153,13 @@ pub async fn record(
     metrics::delivery("smtp", "delivered", delivered);
     metrics::delivery("smtp", "deferred", deferred);
     metrics::delivery("smtp", "failed", failed);
-
-    // The DSN goes first: the update that finishes the last recipient frees the body.
-    if !notices.is_empty() && !job.sender.is_empty() {
-        send_dsn(&job, &notices, &store, spool, &settings, now).await;
-    }
-    let writer = Arc::clone(&store);
-    match tokio::task::spawn_blocking(move || writer.update_recipients(&updates)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            tracing::error!(queue_id = job.queue_id, error = %e, "recording delivery results failed")
-        }
-        Err(e) => tracing::error!(queue_id = job.queue_id, error = %e, "recording task failed"),
-    }
-    if retry.is_empty() {
-        return None;
-    }
-    Some((
-        Job {
-            recipients: retry,
-            ..job
-        },
+    Plan {
+        job,
+        updates,
+        notices,
+        retry,
         due,
-    ))
+    }
 }
 
 async fn send_dsn(

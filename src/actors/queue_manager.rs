@@ -11,11 +11,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicUsize;
+use std::time::Instant;
+
 use actix::dev::ArbiterHandle;
 use actix::prelude::*;
+use bytes::Bytes;
 
 use super::domain_queue::{DomainQueue, Enqueue, Outbound, Route};
-use super::job::{Attempt, Job, JobRecipient, Report};
+use super::job::{Attempt, InlineBody, Job, JobRecipient, Report};
 use super::mailbox::{Deliver, MailboxRegistry};
 use super::outcomes;
 use super::spool_writer::SpoolWriter;
@@ -31,11 +35,14 @@ use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedMessage, Stor
 const TICK: Duration = Duration::from_millis(250);
 /// A job its destination could not take (queue full) is tried again after this.
 const REQUEUE_AFTER: i64 = 5;
+/// How long a resolved route is reused without asking the resolver (which caches by TTL)
+/// again: under load this saves a trip to the DNS runtime per job.
+const ROUTE_REUSE: Duration = Duration::from_secs(10);
 
-/// Messages just made durable.
+/// Messages just made durable, with their bodies when the spool writer still has them.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Enqueued(pub Vec<QueuedMessage>);
+pub struct Enqueued(pub Vec<(QueuedMessage, Option<Bytes>)>);
 
 /// The spool writer to send DSNs through (set once, after both actors exist).
 #[derive(Message)]
@@ -80,6 +87,13 @@ pub struct QueueManager {
     in_flight: HashMap<(QueueId, String), i64>,
     destinations: HashMap<String, Addr<DomainQueue>>,
     next_arbiter: usize,
+    /// Reports waiting for the next outcome commit.
+    reports: Vec<Report>,
+    recording: bool,
+    /// Recently resolved routes by domain.
+    routes: HashMap<String, (String, Arc<Route>, Instant)>,
+    /// Bytes of bodies carried by jobs.
+    inline_budget: Arc<AtomicUsize>,
 }
 
 impl QueueManager {
@@ -106,14 +120,18 @@ impl QueueManager {
             in_flight: HashMap::new(),
             destinations: HashMap::new(),
             next_arbiter: 0,
+            reports: Vec::new(),
+            recording: false,
+            routes: HashMap::new(),
+            inline_budget: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Routes the pending recipients of messages: local ones to mailboxes now, remote ones
     /// into the schedule.
-    fn route(&mut self, messages: Vec<QueuedMessage>) {
+    fn route(&mut self, messages: Vec<(QueuedMessage, Option<Bytes>)>) {
         let mut local: HashMap<String, Vec<LocalDelivery>> = HashMap::new();
-        for message in messages {
+        for (message, body) in messages {
             let mut remote: BTreeMap<String, (i64, Vec<JobRecipient>)> = BTreeMap::new();
             for (index, (rcpt, status)) in message.recipients.iter().enumerate() {
                 if !status.is_pending() {
@@ -145,11 +163,15 @@ impl QueueManager {
                 }
             }
             for (domain, (due, recipients)) in remote {
+                let inline = body
+                    .as_ref()
+                    .and_then(|b| InlineBody::keep(b, &self.inline_budget));
                 let job = Job {
                     queue_id: message.id,
                     domain,
                     sender: message.sender.clone(),
                     blob: message.blob,
+                    inline,
                     received_at: message.received_at,
                     ret: message.ret,
                     envid: message.envid.clone(),
@@ -184,7 +206,6 @@ impl QueueManager {
                 .insert((job.queue_id, job.domain.clone()), job.received_at);
             self.dispatch(job, ctx);
         }
-        self.publish(now);
     }
 
     fn publish(&self, now: i64) {
@@ -205,30 +226,25 @@ impl QueueManager {
         metrics::queue_oldest_age(oldest.map_or(0, |t| (now - t).max(0)));
     }
 
-    /// Resolves the job's destination, then queues it there.
+    /// Resolves the job's destination (or reuses a recent resolution), then queues it there.
     fn dispatch(&mut self, job: Job, ctx: &mut Context<Self>) {
+        if let Some((key, route, at)) = self.routes.get(&job.domain) {
+            if at.elapsed() < ROUTE_REUSE {
+                let (key, route) = (key.clone(), Arc::clone(route));
+                self.enqueue(key, route, job, ctx);
+                return;
+            }
+        }
         let lookup = route_for(Arc::clone(&self.settings), job.domain.clone());
         ctx.spawn(
             lookup
                 .into_actor(self)
                 .map(move |route, act, ctx| match route {
                     Ok((key, route)) => {
-                        let queue = act.destination(key);
-                        let enqueue = queue.send(Enqueue {
-                            job: job.clone(),
-                            route: Arc::new(route),
-                        });
-                        ctx.spawn(
-                            enqueue
-                                .into_actor(act)
-                                .map(move |sent, act, _ctx| match sent {
-                                    Ok(Ok(())) => {}
-                                    Ok(Err(job)) => {
-                                        act.schedule(job, outcomes::now() + REQUEUE_AFTER)
-                                    }
-                                    Err(_) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
-                                }),
-                        );
+                        let route = Arc::new(route);
+                        let entry = (key.clone(), Arc::clone(&route), Instant::now());
+                        act.routes.insert(job.domain.clone(), entry);
+                        act.enqueue(key, route, job, ctx);
                     }
                     Err(attempt) => {
                         let results = vec![attempt; job.recipients.len()];
@@ -239,6 +255,24 @@ impl QueueManager {
                         };
                         act.record(report, ctx);
                     }
+                }),
+        );
+    }
+
+    /// Hands a job to the queue of its destination.
+    fn enqueue(&mut self, key: String, route: Arc<Route>, job: Job, ctx: &mut Context<Self>) {
+        let queue = self.destination(key);
+        let enqueue = queue.send(Enqueue {
+            job: job.clone(),
+            route,
+        });
+        ctx.spawn(
+            enqueue
+                .into_actor(self)
+                .map(move |sent, act, _ctx| match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(job)) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
+                    Err(_) => act.schedule(job, outcomes::now() + REQUEUE_AFTER),
                 }),
         );
     }
@@ -265,15 +299,33 @@ impl QueueManager {
     /// Records a report: DSNs first (they need the body, which the last update may free),
     /// then the recipients' new states; what is deferred goes back into the schedule.
     fn record(&mut self, report: Report, ctx: &mut Context<Self>) {
+        self.reports.push(report);
+        self.record_next(ctx);
+    }
+
+    /// Records everything reported since the last commit, in one commit (group commit for
+    /// outcomes, as the spool writer does for messages).
+    fn record_next(&mut self, ctx: &mut Context<Self>) {
+        if self.recording || self.reports.is_empty() {
+            return;
+        }
+        self.recording = true;
+        let reports = std::mem::take(&mut self.reports);
+        for report in &reports {
+            self.in_flight
+                .remove(&(report.job.queue_id, report.job.domain.clone()));
+        }
         let store = Arc::clone(&self.store);
         let spool = self.spool.clone();
         let settings = Arc::clone(&self.settings);
         let policy = Arc::clone(&self.policy);
-        let work = outcomes::record(report, store, spool, settings, policy);
-        ctx.spawn(work.into_actor(self).map(|retry, act, _ctx| {
-            if let Some((job, due)) = retry {
+        let work = outcomes::record(reports, store, spool, settings, policy);
+        ctx.spawn(work.into_actor(self).map(|retries, act, ctx| {
+            act.recording = false;
+            for (job, due) in retries {
                 act.schedule(job, due);
             }
+            act.record_next(ctx);
         }));
     }
 }
@@ -370,12 +422,16 @@ impl Actor for QueueManager {
         ctx.wait(load.into_actor(self).map(|loaded, act, _ctx| match loaded {
             Ok(Ok(messages)) => {
                 tracing::info!(messages = messages.len(), "resuming queued messages");
-                act.route(messages);
+                act.route(messages.into_iter().map(|m| (m, None)).collect());
             }
             Ok(Err(e)) => tracing::error!(error = %e, "could not load the queue"),
             Err(e) => tracing::error!(error = %e, "queue load panicked"),
         }));
-        ctx.run_interval(TICK, |act, ctx| act.dispatch_due(ctx));
+        ctx.run_interval(TICK, |act, ctx| {
+            act.dispatch_due(ctx);
+            // O(queue) work: on the tick only, never per message.
+            act.publish(outcomes::now());
+        });
     }
 }
 

@@ -107,6 +107,8 @@ impl SpoolWriter {
         self.pending_bytes -= bytes;
         // What the queue manager routes once the batch is durable (bodies stay here).
         let envelopes: Vec<QueuedMessage> = messages.iter().map(envelope_of).collect();
+        // Shared, not copied: the first outbound attempt can skip reading the spool.
+        let bodies: Vec<bytes::Bytes> = messages.iter().map(|m| m.body.clone()).collect();
         let store = Arc::clone(&self.store);
         let count = messages.len();
         let started = Instant::now();
@@ -120,11 +122,12 @@ impl SpoolWriter {
                     let enqueued = envelopes
                         .into_iter()
                         .zip(&ids)
-                        .map(|(mut m, &id)| {
+                        .zip(bodies)
+                        .map(|((mut m, &id), body)| {
                             m.id = id;
                             // The store names a body after its message (see `Store::spool`).
                             m.blob = BlobId(id);
-                            m
+                            (m, Some(body))
                         })
                         .collect::<Vec<_>>();
                     for (waiter, id) in waiters.into_iter().zip(ids) {

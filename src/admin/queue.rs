@@ -187,9 +187,10 @@ fn send_bounce(ctx: &Context<'_>, message: &QueuedMessage) -> Result<(), String>
     };
     let ids = ctx.store.spool(vec![dsn]).map_err(|e| e.to_string())?;
     if let Some(queue) = ctx.queue {
-        let spooled: Vec<QueuedMessage> = ids
+        let spooled: Vec<(QueuedMessage, Option<bytes::Bytes>)> = ids
             .iter()
             .filter_map(|id| ctx.store.queued_message(*id).ok().flatten())
+            .map(|m| (m, None))
             .collect();
         queue.do_send(Enqueued(spooled));
     }
