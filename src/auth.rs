@@ -2,11 +2,16 @@
 //! blocking pool (a hash takes tens of milliseconds and ~19 MiB) behind a semaphore, so a
 //! burst of logins can neither stall an arbiter nor exhaust memory.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use blake2::digest::{KeyInit, Mac};
+use blake2::Blake2bMac512;
+use rand::RngCore;
 use tokio::sync::Semaphore;
 
 use crate::directory::Directory;
@@ -56,10 +61,82 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password").unwrap_or_default())
 }
 
+/// How long a verified login is remembered.
+const CACHE_TTL: Duration = Duration::from_secs(300);
+/// Most logins remembered; the cache is emptied when full.
+const CACHE_ENTRIES: usize = 10_000;
+
+/// Recently verified logins, so that a client logging in again (mail clients do, often)
+/// costs a keyed hash instead of an argon2 run, as Dovecot's auth cache does. An entry
+/// holds a keyed BLAKE2b MAC of the password under a random per-process key, never the
+/// password, and the account's hash at the time: a password change invalidates it.
+struct AuthCache {
+    key: [u8; 32],
+    entries: Mutex<HashMap<String, CacheEntry>>,
+}
+
+struct CacheEntry {
+    account_hash: String,
+    mac: Vec<u8>,
+    at: Instant,
+}
+
+impl AuthCache {
+    fn new() -> Self {
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        AuthCache {
+            key,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn mac(&self, login: &str, password: &str) -> Option<Blake2bMac512> {
+        let mut mac = <Blake2bMac512 as KeyInit>::new_from_slice(&self.key).ok()?;
+        mac.update(login.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.as_bytes());
+        Some(mac)
+    }
+
+    /// True when `login` verified with this password and account hash recently.
+    fn hit(&self, login: &str, account_hash: &str, password: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = entries.get(login) else {
+            return false;
+        };
+        if entry.account_hash != account_hash || entry.at.elapsed() > CACHE_TTL {
+            return false;
+        }
+        // verify_slice compares in constant time.
+        self.mac(login, password)
+            .is_some_and(|mac| mac.verify_slice(&entry.mac).is_ok())
+    }
+
+    fn remember(&self, login: &str, account_hash: &str, password: &str) {
+        let Some(mac) = self.mac(login, password) else {
+            return;
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            login.to_string(),
+            CacheEntry {
+                account_hash: account_hash.to_string(),
+                mac: mac.finalize().into_bytes().to_vec(),
+                at: Instant::now(),
+            },
+        );
+    }
+}
+
 /// Checks credentials against the directory.
 pub struct Authenticator {
     directory: Arc<Directory>,
     permits: Semaphore,
+    cache: AuthCache,
 }
 
 impl Authenticator {
@@ -68,6 +145,7 @@ impl Authenticator {
         Authenticator {
             directory,
             permits: Semaphore::new(concurrency.max(1)),
+            cache: AuthCache::new(),
         }
     }
 
@@ -80,16 +158,27 @@ impl Authenticator {
             }
         }
         let account = self.directory.user(login);
+        let login_key = login.to_lowercase();
+        if let Some(user) = &account {
+            if self.cache.hit(&login_key, &user.password_hash, password) {
+                return Verdict::Ok(user.address.to_lowercase());
+            }
+        }
         let hash = account
             .as_ref()
             .map_or_else(|| decoy_hash().to_string(), |u| u.password_hash.clone());
         let Ok(_permit) = self.permits.acquire().await else {
             return Verdict::TempFail;
         };
+        let password_copy = password.to_string();
         let password = password.to_string();
         let matched = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await;
         match (matched, account) {
-            (Ok(true), Some(user)) => Verdict::Ok(user.address.to_lowercase()),
+            (Ok(true), Some(user)) => {
+                self.cache
+                    .remember(&login_key, &user.password_hash, &password_copy);
+                Verdict::Ok(user.address.to_lowercase())
+            }
             (Ok(_), _) => Verdict::Invalid,
             (Err(_), _) => Verdict::TempFail,
         }
@@ -137,5 +226,34 @@ mod tests {
             auth.verify(other, "alice@example.test", "pw").await,
             Verdict::Invalid
         );
+    }
+
+    #[tokio::test]
+    async fn cache_remembers_success_only_until_the_password_changes() {
+        let domains = vec!["example.test".to_string()];
+        let none: Vec<(&String, &Vec<String>)> = Vec::new();
+        let no_catch: Vec<(&String, &String)> = Vec::new();
+        let directory = Arc::new(Directory::new(&domains, none, no_catch));
+        let user = |hash: String| UserRecord {
+            address: "alice@example.test".into(),
+            password_hash: hash,
+            created_at: 0,
+        };
+        directory.put_user(user(hash_password("old").unwrap()));
+        let auth = Authenticator::new(Arc::clone(&directory), 1);
+        let ok = Verdict::Ok("alice@example.test".into());
+        assert_eq!(auth.verify(None, "alice@example.test", "old").await, ok);
+        // Served from the cache now, and a wrong password is still wrong.
+        assert_eq!(auth.verify(None, "alice@example.test", "old").await, ok);
+        assert_eq!(
+            auth.verify(None, "alice@example.test", "olD").await,
+            Verdict::Invalid
+        );
+        directory.put_user(user(hash_password("new").unwrap()));
+        assert_eq!(
+            auth.verify(None, "alice@example.test", "old").await,
+            Verdict::Invalid
+        );
+        assert_eq!(auth.verify(None, "alice@example.test", "new").await, ok);
     }
 }
