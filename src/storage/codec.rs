@@ -100,12 +100,12 @@ pub(crate) fn encode_queued(msg: &QueuedMessage) -> Result<Vec<u8>, StoreError> 
         ret: msg.ret,
         envid: msg.envid.clone(),
     };
-    encode_json(&record)
+    encode_record(&record)
 }
 
 /// Decode a queue entry.
 pub(crate) fn decode_queued(id: QueueId, raw: &[u8]) -> Result<QueuedMessage, StoreError> {
-    let r: QueueRecord = decode_json(raw)?;
+    let r: QueueRecord = decode_record(raw)?;
     Ok(QueuedMessage {
         id,
         sender: r.sender,
@@ -118,14 +118,15 @@ pub(crate) fn decode_queued(id: QueueId, raw: &[u8]) -> Result<QueuedMessage, St
     })
 }
 
-/// serde_json encoding of a variable record.
-pub(crate) fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
+/// Compact binary encoding (postcard) of a stored record: several times smaller and faster
+/// to decode than JSON, which matters when a mailbox of 10^5 messages is listed.
+pub(crate) fn encode_record<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
 }
 
-/// serde_json decoding; a failure means the stored bytes are damaged.
-pub(crate) fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+/// Decodes a record; a failure means the stored bytes are damaged.
+pub(crate) fn decode_record<T: DeserializeOwned>(raw: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
 }
 
 /// `user NUL name`: the key of a mailbox.

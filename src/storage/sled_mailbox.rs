@@ -8,8 +8,8 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{
-    be_u32, decode_json, decode_mailbox, decode_queued, encode_json, encode_mailbox, encode_queued,
-    mailbox_key, message_key, messages_prefix, user_prefix,
+    be_u32, decode_mailbox, decode_queued, decode_record, encode_mailbox, encode_queued,
+    encode_record, mailbox_key, message_key, messages_prefix, user_prefix,
 };
 use super::sled_refs::{add_blob_ref, drop_blob_ref, split_tx, tx_abort};
 use super::sled_store::SledStore;
@@ -82,7 +82,7 @@ impl SledStore {
                 };
                 messages.insert(
                     message_key(&prefix, uid),
-                    encode_json(&meta_record).map_err(tx_abort)?,
+                    encode_record(&meta_record).map_err(tx_abort)?,
                 )?;
                 mailboxes.insert(mbox_key.as_slice(), &encode_mailbox(&info)[..])?;
                 if msg.has_pending() {
@@ -150,7 +150,7 @@ impl SledStore {
         }
         self.messages
             .scan_prefix(messages_prefix(user, name))
-            .map(|item| decode_json(&item?.1))
+            .map(|item| decode_record(&item?.1))
             .collect()
     }
 
@@ -178,7 +178,7 @@ impl SledStore {
                     let Some(raw) = messages.remove(message_key(&prefix, *uid))? else {
                         continue;
                     };
-                    let meta: MessageMeta = decode_json(&raw).map_err(tx_abort)?;
+                    let meta: MessageMeta = decode_record(&raw).map_err(tx_abort)?;
                     emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
                     removed += 1;
                 }
@@ -199,7 +199,7 @@ impl SledStore {
     pub(super) fn put_user_impl(&self, user: UserRecord) -> Result<(), StoreError> {
         check_name(&user.address)?;
         self.users
-            .insert(user.address.as_bytes(), encode_json(&user)?)?;
+            .insert(user.address.as_bytes(), encode_record(&user)?)?;
         self.durable_commit(Vec::new())
     }
 
@@ -207,7 +207,7 @@ impl SledStore {
     pub(super) fn user_impl(&self, address: &str) -> Result<Option<UserRecord>, StoreError> {
         self.users
             .get(address.as_bytes())?
-            .map(|raw| decode_json(&raw))
+            .map(|raw| decode_record(&raw))
             .transpose()
     }
 
@@ -215,7 +215,7 @@ impl SledStore {
     pub(super) fn users_impl(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.users
             .iter()
-            .map(|item| decode_json(&item?.1))
+            .map(|item| decode_record(&item?.1))
             .collect()
     }
 
@@ -259,7 +259,7 @@ impl SledStore {
                     }
                     for key in &msgs {
                         if let Some(raw) = messages.remove(key)? {
-                            let meta: MessageMeta = decode_json(&raw).map_err(tx_abort)?;
+                            let meta: MessageMeta = decode_record(&raw).map_err(tx_abort)?;
                             emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
                         }
                     }
