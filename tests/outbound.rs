@@ -446,3 +446,53 @@ fn smarthost_with_starttls_and_auth() {
     assert!(show.contains("with ESMTPSA"), "{show}");
     assert!(show.contains("Subject: via-smarthost"), "{show}");
 }
+
+#[test]
+fn failed_starttls_falls_back_to_plain_text_unless_required() {
+    let sink = Sink::start("127.0.0.1", 0);
+    sink.break_starttls();
+    let records = records().mx("strict.test", 10, "mx.remote.test");
+    let (_dns, dns_addr) = TestDnsServer::start(records).unwrap();
+    let server = Server::start_with(
+        &["alice@example.test"],
+        "",
+        &format!(
+            "[relay]\ntrusted_networks = [\"127.0.0.0/8\"]\n[delivery]\ndns_servers = [\"{dns_addr}\"]\nmx_port = {}\nrequire_tls_domains = [\"strict.test\"]\ncommand_timeout = \"5s\"\n[queue]\nretry_intervals = [\"1h\"]\n",
+            sink.addr.port()
+        ),
+    );
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["x@remote.test"],
+        &message("tls", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1).len(), 1, "{}", server.cli(&["queue", "list"]));
+    assert!(sink.starttls_attempts() >= 1);
+
+    // Where TLS is required the message waits instead.
+    let reply = send_raw(
+        &server,
+        "alice@example.test",
+        &["y@strict.test"],
+        &message("strict", "x"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = server.cli(&["queue", "list"]);
+        if list
+            .lines()
+            .any(|l| l.contains("y@strict.test") && l.contains("deferred"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not deferred:\n{list}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sink.received().len(), 1);
+}

@@ -117,7 +117,8 @@ async fn deliver(
         if let Some(old) = open.take() {
             close(old).await;
         }
-        match connect(outbound, route).await {
+        let require_tls = requires_tls(outbound, &job.domain);
+        match connect(outbound, route, require_tls).await {
             Ok(new) => *open = Some(new),
             Err(error) => return everyone(job, None, error),
         }
@@ -126,12 +127,7 @@ async fn deliver(
         return everyone(job, None, Attempt::Temporary("no connection".into()));
     };
     let remote = Some(current.host.clone());
-    if outbound
-        .require_tls
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(&job.domain))
-        && !current.connection.is_tls()
-    {
+    if requires_tls(outbound, &job.domain) && !current.connection.is_tls() {
         let reason = Attempt::Temporary(format!(
             "{} did not offer STARTTLS, which is required for {}",
             current.host, job.domain
@@ -177,11 +173,29 @@ async fn deliver(
 }
 
 /// Connects to the first host of the route that answers, in order (RFC 5321 §5.1).
-async fn connect(outbound: &Outbound, route: &Route) -> Result<Open, Attempt> {
+fn requires_tls(outbound: &Outbound, domain: &str) -> bool {
+    outbound
+        .require_tls
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain))
+}
+
+async fn connect(outbound: &Outbound, route: &Route, require_tls: bool) -> Result<Open, Attempt> {
     let mut last = Attempt::Temporary("no mail server to try".into());
+    let mut plain = outbound.client.clone();
+    plain.starttls = false;
     for (host, addrs) in &route.hosts {
         for addr in addrs {
-            match Connection::connect(*addr, host, &outbound.client).await {
+            let mut connected = Connection::connect(*addr, host, &outbound.client).await;
+            // Opportunistic TLS: a server whose STARTTLS handshake fails still gets the
+            // mail in plain text, as other MTAs do, unless TLS is required for it.
+            if let Err(ClientError::Tls(reason)) = &connected {
+                if !require_tls {
+                    tracing::info!(host = %host, %addr, %reason, "STARTTLS failed; retrying without TLS");
+                    connected = Connection::connect(*addr, host, &plain).await;
+                }
+            }
+            match connected {
                 Ok(connection) => {
                     metrics::outbound_connections(1.0);
                     return Ok(Open {

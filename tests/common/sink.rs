@@ -23,6 +23,9 @@ struct State {
     connections: AtomicUsize,
     seen_flaky: Mutex<Vec<String>>,
     stop: AtomicBool,
+    /// Offer STARTTLS, then drop the connection when a client tries it.
+    broken_starttls: AtomicBool,
+    starttls_attempts: AtomicUsize,
 }
 
 pub struct Sink {
@@ -53,6 +56,16 @@ impl Sink {
             }
         });
         Sink { addr, state }
+    }
+
+    /// Makes the sink offer STARTTLS and then fail every handshake.
+    pub fn break_starttls(&self) {
+        self.state.broken_starttls.store(true, Ordering::Relaxed);
+    }
+
+    /// STARTTLS commands seen.
+    pub fn starttls_attempts(&self) -> usize {
+        self.state.starttls_attempts.load(Ordering::Relaxed)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -95,7 +108,17 @@ fn serve(stream: TcpStream, state: &State) -> std::io::Result<()> {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
-        let reply: String = if upper.starts_with("EHLO") {
+        let broken = state.broken_starttls.load(Ordering::Relaxed);
+        let reply: String = if upper.starts_with("EHLO") && broken {
+            "250-sink.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n".into()
+        } else if upper.starts_with("STARTTLS") && broken {
+            state.starttls_attempts.fetch_add(1, Ordering::Relaxed);
+            out.write_all(b"220 2.0.0 go ahead\r\n")?;
+            // Not a TLS server after all: read the ClientHello and hang up.
+            let mut hello = [0u8; 512];
+            let _ = std::io::Read::read(&mut reader, &mut hello);
+            return Ok(());
+        } else if upper.starts_with("EHLO") {
             "250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n".into()
         } else if upper.starts_with("HELO") {
             "250 sink.test\r\n".into()
