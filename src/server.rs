@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Supervisor};
+use actix::Supervisor;
 use tokio::sync::watch;
 
-use crate::actors::pop3_session::Pop3Session;
 use crate::actors::queue_manager::{QueueSettings, SetSpool};
-use crate::actors::smtp_session::SmtpSession;
+use crate::actors::session::{Connected, Session};
 use crate::actors::spool_writer::Drain;
 use crate::actors::{ActorSystem, MailboxRegistry, QueueManager, Services, SpoolWriter};
 use crate::config::Config;
@@ -241,14 +240,13 @@ fn dispatcher(
             let Accepted {
                 role, peer, guard, ..
             } = accepted;
-            match role.protocol() {
-                "pop3" => {
-                    Pop3Session::new(services, role, tcp, peer, guard).start();
-                }
-                _ => {
-                    SmtpSession::new(services, role, tcp, peer, guard).start();
-                }
-            }
+            Session::start_for(Connected {
+                services,
+                role,
+                tcp,
+                peer,
+                guard,
+            });
         });
     })
 }

@@ -468,7 +468,12 @@ fn failed_starttls_falls_back_to_plain_text_unless_required() {
         &message("tls", "x"),
     );
     assert!(reply.starts_with("250"), "{reply}");
-    assert_eq!(sink.wait_for(1).len(), 1, "{}", server.cli(&["queue", "list"]));
+    assert_eq!(
+        sink.wait_for(1).len(),
+        1,
+        "{}",
+        server.cli(&["queue", "list"])
+    );
     assert!(sink.starttls_attempts() >= 1);
 
     // Where TLS is required the message waits instead.

@@ -16,6 +16,7 @@ pub mod outcomes;
 pub mod pop3_session;
 pub mod queue_manager;
 pub mod services;
+pub mod session;
 pub mod smtp_session;
 pub mod spool_writer;
 pub mod system;

@@ -5,75 +5,32 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix::prelude::*;
-
 use super::connection::{Connection, Read};
 use super::mailbox::MaildropLock;
+use super::session::Connected;
 use super::Services;
 use crate::metrics::{self, SessionGauge};
-use crate::net::{ConnectionGuard, ListenerRole, Stream};
+use crate::net::{ListenerRole, Stream};
 use crate::protocol::pop3::{self, Action, AuthVerdict, MaildropEntry, MaildropResult};
 use crate::storage::MessageMeta;
 
 /// The POP3 maildrop is the user's INBOX (RFC 1939 §3).
 const MAILDROP: &str = "INBOX";
 
-/// A session actor; it stops when its connection ends.
-pub struct Pop3Session {
-    start: Option<Start>,
-}
-
-struct Start {
-    services: Arc<Services>,
-    role: ListenerRole,
-    tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
-    guard: ConnectionGuard,
-}
-
-impl Pop3Session {
-    /// A session for an accepted connection; start it on an arbiter.
-    pub fn new(
-        services: Arc<Services>,
-        role: ListenerRole,
-        tcp: tokio::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnectionGuard,
-    ) -> Self {
-        Pop3Session {
-            start: Some(Start {
-                services,
-                role,
-                tcp,
-                peer,
-                guard,
-            }),
-        }
-    }
-}
-
-impl Actor for Pop3Session {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(start) = self.start.take() {
-            let run = async move {
-                let span = tracing::debug_span!("pop3", peer = %start.peer);
-                let _gauge = SessionGauge::new("pop3");
-                let _guard = start.guard;
-                let driver = Driver {
-                    services: start.services,
-                    role: start.role,
-                    peer: start.peer,
-                    user: None,
-                    lock: None,
-                    messages: Vec::new(),
-                };
-                tracing::Instrument::instrument(driver.run(start.tcp), span).await;
-            };
-            ctx.spawn(run.into_actor(self).map(|_, _, ctx| ctx.stop()));
-        }
-    }
+/// Runs one POP3 connection to its end.
+pub async fn run(c: Connected) {
+    let span = tracing::debug_span!("pop3", peer = %c.peer);
+    let _gauge = SessionGauge::new("pop3");
+    let _guard = c.guard;
+    let driver = Driver {
+        services: c.services,
+        role: c.role,
+        peer: c.peer,
+        user: None,
+        lock: None,
+        messages: Vec::new(),
+    };
+    tracing::Instrument::instrument(driver.run(c.tcp), span).await;
 }
 
 struct Driver {
@@ -171,6 +128,8 @@ impl Driver {
                 Action::Close => break,
             }
         }
+        // Let the next session in before this client sees the connection close.
+        self.lock = None;
         conn.close().await;
     }
 

@@ -6,78 +6,37 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix::prelude::*;
 use bytes::Bytes;
 
 use super::connection::{Connection, Read};
+use super::session::Connected;
 use super::spool_writer::{Spool, SpoolError};
 use super::Services;
 use crate::directory::{Resolution, Target};
 use crate::metrics::{self, SessionGauge};
-use crate::net::{ConnectionGuard, ListenerRole, Stream};
+use crate::net::{ListenerRole, Stream};
 use crate::protocol::mail::Address;
 use crate::protocol::smtp::{
     self, Action, AuthVerdict, RcptVerdict, Route, SpoolVerdict, Transaction,
 };
 use crate::storage::{DeliveryTarget, NewMessage, Notify, QueuedRecipient, Ret, StoreError};
 
-/// A session actor; it stops when its connection ends.
-pub struct SmtpSession {
-    start: Option<Start>,
-}
-
-struct Start {
-    services: Arc<Services>,
-    role: ListenerRole,
-    tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
-    guard: ConnectionGuard,
-}
-
-impl SmtpSession {
-    /// A session for an accepted connection; start it on an arbiter.
-    pub fn new(
-        services: Arc<Services>,
-        role: ListenerRole,
-        tcp: tokio::net::TcpStream,
-        peer: SocketAddr,
-        guard: ConnectionGuard,
-    ) -> Self {
-        SmtpSession {
-            start: Some(Start {
-                services,
-                role,
-                tcp,
-                peer,
-                guard,
-            }),
-        }
-    }
-}
-
-impl Actor for SmtpSession {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some(start) = self.start.take() {
-            let run = async move {
-                let session_id: u64 = rand::random();
-                let span = tracing::debug_span!("smtp", session_id = %format!("{session_id:016x}"), peer = %start.peer);
-                let _gauge = SessionGauge::new("smtp");
-                let _guard = start.guard;
-                let driver = Driver {
-                    services: start.services,
-                    role: start.role,
-                    peer: start.peer,
-                    session_id,
-                    messages: 0,
-                    resolved: HashMap::new(),
-                };
-                tracing::Instrument::instrument(driver.run(start.tcp), span).await;
-            };
-            ctx.spawn(run.into_actor(self).map(|_, _, ctx| ctx.stop()));
-        }
-    }
+/// Runs one SMTP connection to its end.
+pub async fn run(c: Connected) {
+    let session_id: u64 = rand::random();
+    let span =
+        tracing::debug_span!("smtp", session_id = %format!("{session_id:016x}"), peer = %c.peer);
+    let _gauge = SessionGauge::new("smtp");
+    let _guard = c.guard;
+    let driver = Driver {
+        services: c.services,
+        role: c.role,
+        peer: c.peer,
+        session_id,
+        messages: 0,
+        resolved: HashMap::new(),
+    };
+    tracing::Instrument::instrument(driver.run(c.tcp), span).await;
 }
 
 struct Driver {

@@ -212,21 +212,31 @@ impl Server {
         self.pop3_count_pw(user, PASSWORD)
     }
 
-    /// Like [`Server::pop3_count`] with another password.
+    /// Like [`Server::pop3_count`] with another password. A maildrop still locked by a
+    /// session that just ended ([IN-USE]) is tried again, as a real client would.
     pub fn pop3_count_pw(&self, user: &str, password: &str) -> usize {
-        let mut c = Client::connect(self.addr("pop3"));
-        c.expect("+OK");
-        c.send(&format!("USER {user}\r\n"));
-        c.expect("+OK");
-        c.send(&format!("PASS {password}\r\n"));
-        c.expect("+OK");
-        c.send("STAT\r\n");
-        let line = c.line();
-        c.send("QUIT\r\n");
-        line.split_whitespace()
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("bad STAT answer {line:?}"))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut c = Client::connect(self.addr("pop3"));
+            c.expect("+OK");
+            c.send(&format!("USER {user}\r\n"));
+            c.expect("+OK");
+            c.send(&format!("PASS {password}\r\n"));
+            let reply = c.line();
+            if reply.contains("[IN-USE]") && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            assert!(reply.starts_with("+OK"), "POP3 login: {reply}");
+            c.send("STAT\r\n");
+            let line = c.line();
+            c.send("QUIT\r\n");
+            return line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("bad STAT answer {line:?}"));
+        }
     }
 
     /// Waits until `user` has `n` messages (deliveries are asynchronous after 250).
