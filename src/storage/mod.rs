@@ -32,6 +32,8 @@ mod contract_imap;
 #[cfg(test)]
 mod contract_queue;
 #[cfg(test)]
+mod sled_imap_tests;
+#[cfg(test)]
 mod sled_tests;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

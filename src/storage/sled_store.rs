@@ -1,10 +1,12 @@
 //! The default backend: sled for metadata and indexes (`dir/meta/`), append-only spool
 //! segment files for message bodies (`dir/spool/`), and the group commit.
 //!
-//! Group commit ([`Store::spool`](super::Store::spool)): append every body of the batch to the current segment,
-//! fdatasync the segment, write all queue and blob records in one sled transaction, flush
-//! sled, then fdatasync sled's log file ourselves: sled's flush ends in `sync_file_range`,
-//! which is no durability barrier (spacejam/sled#1452). Two fsyncs per batch.
+//! Group commit ([`Store::spool`](super::Store::spool), and IMAP APPEND through
+//! [`SledStore::spool_bodies`]): append every body of the batch to the current segment,
+//! fdatasync the segment, write all blob and queue (or message) records in one sled
+//! transaction, flush sled, then fdatasync sled's log file ourselves: sled's flush ends in
+//! `sync_file_range`, which is no durability barrier (spacejam/sled#1452). Two fsyncs per
+//! batch.
 //!
 //! Space (counts kept by `sled_refs`): a segment whose live-blob count reaches zero is
 //! deleted once it is no longer the one being appended to, and only after the commit that
