@@ -354,6 +354,12 @@ pub(super) fn append_stores_body_and_record(store: &dyn Store) {
         store.append("u", "Nope", AppendMessage::default()),
         Err(StoreError::NotFound)
     ));
+    let (_, empty) = store
+        .append("u", "Drafts", AppendMessage::default())
+        .unwrap();
+    let last = store.messages("u", "Drafts").unwrap().pop().unwrap();
+    assert_eq!((last.uid, last.size), (empty, 0));
+    assert!(store.read_blob(last.blob).unwrap().is_empty());
     // Appended bodies and spooled ones never share an id.
     let id = store
         .spool(vec![message("spooled", vec![local("u@example.org", "u")])])
