@@ -2,12 +2,13 @@
 //! back in id and UID order, NUL-separated names) and record values.
 //!
 //! Small fixed records (blob, mailbox, counters) use a fixed-width big-endian layout; the
-//! variable ones (queue envelope, message metadata, accounts) use serde_json.
+//! variable ones (queue envelope, message metadata, accounts) use postcard; expunge
+//! records are packed UID ranges.
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::types::{
-    BlobId, MailboxInfo, QueueId, QueuedMessage, QueuedRecipient, RecipientStatus, Ret,
+    BlobId, MailboxInfo, MessageMeta, QueueId, QueuedMessage, QueuedRecipient, RecipientStatus, Ret,
 };
 use super::StoreError;
 
@@ -129,6 +130,70 @@ pub(crate) fn decode_record<T: DeserializeOwned>(raw: &[u8]) -> Result<T, StoreE
     postcard::from_bytes(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
 }
 
+/// A message record as written before `summary` existed (postcard has no optional fields).
+#[derive(Deserialize)]
+struct LegacyMessage {
+    uid: u32,
+    size: u64,
+    internal_date: i64,
+    flags: Vec<String>,
+    modseq: u64,
+    blob: BlobId,
+}
+
+/// Decode a message record, accepting records written before `summary` existed.
+pub(crate) fn decode_message(raw: &[u8]) -> Result<MessageMeta, StoreError> {
+    decode_record(raw).or_else(|e| match postcard::from_bytes::<LegacyMessage>(raw) {
+        Ok(old) => Ok(MessageMeta {
+            uid: old.uid,
+            size: old.size,
+            internal_date: old.internal_date,
+            flags: old.flags,
+            modseq: old.modseq,
+            blob: old.blob,
+            summary: None,
+        }),
+        Err(_) => Err(e),
+    })
+}
+
+/// Expunge record key: mailbox prefix then the expunge's modseq big-endian, so a range scan
+/// from a modseq lists later expunges in order (RFC 7162 §3.2.5.1 VANISHED).
+pub(crate) fn expunged_key(prefix: &[u8], modseq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + 8);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&modseq.to_be_bytes());
+    key
+}
+
+/// Expunge record value: inclusive UID ranges, 8 bytes each.
+pub(crate) fn encode_ranges(ranges: &[(u32, u32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ranges.len() * 8);
+    for (start, end) in ranges {
+        out.extend_from_slice(&start.to_be_bytes());
+        out.extend_from_slice(&end.to_be_bytes());
+    }
+    out
+}
+
+/// Inverse of [`encode_ranges`], expanded to UIDs.
+pub(crate) fn decode_ranges(raw: &[u8]) -> Result<Vec<u32>, StoreError> {
+    if raw.len() % 8 != 0 {
+        return Err(corrupt("expunge record", raw.len()));
+    }
+    let mut uids = Vec::new();
+    for pair in raw.chunks_exact(8) {
+        let (start, end) = (be_u32(&pair[..4])?, be_u32(&pair[4..])?);
+        if start > end {
+            return Err(StoreError::Corrupt(format!(
+                "expunge range {start}:{end} is reversed"
+            )));
+        }
+        uids.extend(start..=end);
+    }
+    Ok(uids)
+}
+
 /// `user NUL name`: the key of a mailbox.
 pub(crate) fn mailbox_key(user: &str, name: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(user.len() + name.len() + 1);
@@ -245,6 +310,48 @@ mod tests {
             decode_queued(9, b"\xff{"),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn message_records_round_trip_and_old_ones_still_decode() {
+        #[derive(Serialize)]
+        struct Old {
+            uid: u32,
+            size: u64,
+            internal_date: i64,
+            flags: Vec<String>,
+            modseq: u64,
+            blob: BlobId,
+        }
+        let old = Old {
+            uid: 3,
+            size: 10,
+            internal_date: 5,
+            flags: vec!["\\Seen".into()],
+            modseq: 7,
+            blob: BlobId(9),
+        };
+        let m = decode_message(&encode_record(&old).unwrap()).unwrap();
+        assert_eq!(
+            (m.uid, m.modseq, m.blob, m.summary),
+            (3, 7, BlobId(9), None)
+        );
+        let new = MessageMeta {
+            summary: Some(b"env".to_vec()),
+            ..m
+        };
+        assert_eq!(decode_message(&encode_record(&new).unwrap()).unwrap(), new);
+        assert!(decode_message(b"\xff").is_err());
+    }
+
+    #[test]
+    fn expunge_ranges_round_trip() {
+        let raw = encode_ranges(&[(1, 3), (7, 7)]);
+        assert_eq!(decode_ranges(&raw).unwrap(), vec![1, 2, 3, 7]);
+        assert!(decode_ranges(&raw[..5]).is_err());
+        assert!(decode_ranges(&encode_ranges(&[(4, 2)])).is_err());
+        let p = messages_prefix("u", "INBOX");
+        assert!(expunged_key(&p, 255) < expunged_key(&p, 256));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The contract test suite: every [`Store`] backend must pass each function here. The
 //! `contract_tests!` macro at the bottom instantiates the suite once per backend; the
-//! queue-state tests (deferrals, DSN fields, delete, retry) live in `contract_queue`.
+//! queue-state tests (deferrals, DSN fields, delete, retry) live in `contract_queue`, the
+//! IMAP mailbox operations in `contract_imap`.
 
 use bytes::Bytes;
 
+use super::contract_imap::*;
 use super::contract_queue::*;
 use super::*;
 
@@ -455,6 +457,17 @@ macro_rules! contract_tests {
                 delay_notice_is_recorded_once,
                 delete_queued_drops_the_record,
                 retry_now_makes_pending_recipients_due,
+                list_mailboxes_with_special_use,
+                delete_mailbox_rules,
+                rename_moves_inferiors,
+                rename_inbox_moves_its_messages,
+                subscriptions_are_per_user,
+                store_flags_and_unchangedsince,
+                append_stores_body_and_record,
+                copy_shares_the_blob,
+                move_is_copy_and_expunge,
+                expunge_deleted_and_history,
+                summary_is_stored_opaquely,
             );
         }
     };

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// The record to create exists already.
     #[error("already exists")]
     AlreadyExists,
+    /// The operation is not allowed on this record (deleting INBOX, renaming a mailbox
+    /// into its own subtree): IMAP answers `NO`.
+    #[error("not permitted: {0}")]
+    NotPermitted(&'static str),
     /// An argument cannot be stored (a name containing NUL, a message without recipients).
     #[error("invalid argument: {0}")]
     Invalid(String),

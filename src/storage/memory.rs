@@ -4,7 +4,7 @@
 //!
 //! One mutex guards all the state, so every method is atomic with respect to the others.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -14,7 +14,10 @@ use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, NewMessage, QueueId,
     QueuedMessage, UserRecord,
 };
-use super::{check_name, new_mailbox_info, next_uidvalidity, RecipientUpdate, Store, StoreError};
+use super::{
+    check_name, new_mailbox_info, next_uidvalidity, AppendMessage, CopyUids, FlagOp, FlagsUpdate,
+    MailboxEntry, RecipientUpdate, Store, StoreError,
+};
 
 /// In-memory [`Store`]: everything is lost when it is dropped.
 #[derive(Default)]
@@ -22,25 +25,33 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
 }
 
+/// Everything the store holds, behind [`MemoryStore`]'s one mutex.
 #[derive(Default)]
-struct Inner {
+pub(super) struct Inner {
     /// Last id handed out (ids start at 1, like the sled backend's).
-    last_id: u64,
+    pub(super) last_id: u64,
     last_uidvalidity: u32,
     queue: BTreeMap<QueueId, QueuedMessage>,
     /// Body and reference count (queue entry + mailbox copies).
-    blobs: HashMap<BlobId, (Bytes, u32)>,
-    mailboxes: BTreeMap<(String, String), Mailbox>,
+    pub(super) blobs: HashMap<BlobId, (Bytes, u32)>,
+    /// Keyed by (user, mailbox name).
+    pub(super) mailboxes: BTreeMap<(String, String), Mailbox>,
+    /// (user, mailbox name) pairs.
+    pub(super) subscriptions: BTreeSet<(String, String)>,
     users: BTreeMap<String, UserRecord>,
 }
 
-struct Mailbox {
-    info: MailboxInfo,
-    messages: BTreeMap<u32, MessageMeta>,
+/// One mailbox: counters, messages by UID, SPECIAL-USE and expunge history.
+pub(super) struct Mailbox {
+    pub(super) info: MailboxInfo,
+    pub(super) messages: BTreeMap<u32, MessageMeta>,
+    pub(super) special_use: Option<String>,
+    /// Expunged UIDs by the modseq of the expunge (QRESYNC VANISHED).
+    pub(super) expunged: BTreeMap<u64, Vec<u32>>,
 }
 
 impl Inner {
-    fn drop_blob_ref(&mut self, blob: BlobId) {
+    pub(super) fn drop_blob_ref(&mut self, blob: BlobId) {
         if let Some((_, refs)) = self.blobs.get_mut(&blob) {
             *refs = refs.saturating_sub(1);
             if *refs == 0 {
@@ -49,11 +60,13 @@ impl Inner {
         }
     }
 
-    fn new_mailbox(&mut self) -> Mailbox {
+    pub(super) fn new_mailbox(&mut self) -> Mailbox {
         self.last_uidvalidity = next_uidvalidity(self.last_uidvalidity);
         Mailbox {
             info: new_mailbox_info(self.last_uidvalidity),
             messages: BTreeMap::new(),
+            special_use: None,
+            expunged: BTreeMap::new(),
         }
     }
 
@@ -87,6 +100,7 @@ impl Inner {
                 flags: Vec::new(),
                 modseq: mailbox.info.highest_modseq,
                 blob: msg.blob,
+                summary: None,
             },
         );
         if msg.has_pending() {
@@ -203,18 +217,145 @@ impl Store for MemoryStore {
             .map(|m| m.info))
     }
 
-    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError> {
+    fn create_mailbox_with(
+        &self,
+        user: &str,
+        name: &str,
+        special_use: Option<String>,
+    ) -> Result<MailboxInfo, StoreError> {
+        lock(&self.inner).create_mailbox_with(user, name, special_use)
+    }
+
+    fn list_mailboxes(&self, user: &str) -> Result<Vec<MailboxEntry>, StoreError> {
+        Ok(lock(&self.inner).list_mailboxes(user))
+    }
+
+    fn delete_mailbox(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        lock(&self.inner).delete_mailbox(user, name)
+    }
+
+    fn rename_mailbox(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        lock(&self.inner).rename_mailbox(user, from, to)
+    }
+
+    fn subscribe(&self, user: &str, name: &str) -> Result<(), StoreError> {
         check_name(user)?;
         check_name(name)?;
-        let mut inner = lock(&self.inner);
         let key = (user.to_owned(), name.to_owned());
-        if inner.mailboxes.contains_key(&key) {
-            return Err(StoreError::AlreadyExists);
-        }
-        let mailbox = inner.new_mailbox();
-        let info = mailbox.info;
-        inner.mailboxes.insert(key, mailbox);
-        Ok(info)
+        lock(&self.inner).subscriptions.insert(key);
+        Ok(())
+    }
+
+    fn unsubscribe(&self, user: &str, name: &str) -> Result<bool, StoreError> {
+        let key = (user.to_owned(), name.to_owned());
+        Ok(lock(&self.inner).subscriptions.remove(&key))
+    }
+
+    fn subscriptions(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        Ok(lock(&self.inner)
+            .subscriptions
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, name)| name.clone())
+            .collect())
+    }
+
+    fn store_flags(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsUpdate, StoreError> {
+        let mut inner = lock(&self.inner);
+        let mailbox = inner.mailbox_mut(user, mailbox)?;
+        Ok(mailbox.store_flags(uids, op, flags, unchanged_since))
+    }
+
+    fn append(
+        &self,
+        user: &str,
+        mailbox: &str,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError> {
+        lock(&self.inner).append(user, mailbox, message)
+    }
+
+    fn copy(&self, user: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUids, StoreError> {
+        lock(&self.inner).copy(user, from, uids, to, false)
+    }
+
+    fn move_messages(
+        &self,
+        user: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<CopyUids, StoreError> {
+        lock(&self.inner).copy(user, from, uids, to, true)
+    }
+
+    fn expunge_deleted(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uid_subset: Option<&[u32]>,
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut inner = lock(&self.inner);
+        let uids = inner.mailbox_mut(user, mailbox)?.deleted_uids(uid_subset);
+        inner.expunge_uids(user, mailbox, &uids)
+    }
+
+    fn set_summary(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uid: u32,
+        summary: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut inner = lock(&self.inner);
+        let meta = inner
+            .mailbox_mut(user, mailbox)?
+            .messages
+            .get_mut(&uid)
+            .ok_or(StoreError::NotFound)?;
+        meta.summary = Some(summary);
+        Ok(())
+    }
+
+    fn mailbox_changes_since(
+        &self,
+        user: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut inner = lock(&self.inner);
+        Ok(inner
+            .mailbox_mut(user, mailbox)?
+            .messages
+            .values()
+            .filter(|m| m.modseq > modseq)
+            .cloned()
+            .collect())
+    }
+
+    fn expunged_since(
+        &self,
+        user: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut inner = lock(&self.inner);
+        let mailbox = inner.mailbox_mut(user, mailbox)?;
+        let mut uids: Vec<u32> = mailbox
+            .expunged
+            .range(modseq.saturating_add(1)..)
+            .flat_map(|(_, uids)| uids.iter().copied())
+            .collect();
+        uids.sort_unstable();
+        Ok(uids)
     }
 
     fn messages(&self, user: &str, name: &str) -> Result<Vec<MessageMeta>, StoreError> {
@@ -226,24 +367,7 @@ impl Store for MemoryStore {
     }
 
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
-        let mut inner = lock(&self.inner);
-        let mailbox = inner
-            .mailboxes
-            .get_mut(&(user.to_owned(), name.to_owned()))
-            .ok_or(StoreError::NotFound)?;
-        let removed: Vec<BlobId> = uids
-            .iter()
-            .filter_map(|uid| mailbox.messages.remove(uid))
-            .map(|m| m.blob)
-            .collect();
-        if !removed.is_empty() {
-            mailbox.info.exists = mailbox.info.exists.saturating_sub(removed.len() as u32);
-            mailbox.info.highest_modseq += 1;
-        }
-        for blob in removed {
-            inner.drop_blob_ref(blob);
-        }
-        Ok(())
+        lock(&self.inner).expunge_uids(user, name, uids).map(drop)
     }
 
     fn put_user(&self, user: UserRecord) -> Result<(), StoreError> {
@@ -265,6 +389,7 @@ impl Store for MemoryStore {
             .filter(|(user, _)| user == address)
             .cloned()
             .collect();
+        inner.subscriptions.retain(|(user, _)| user != address);
         for key in keys {
             if let Some(mailbox) = inner.mailboxes.remove(&key) {
                 for meta in mailbox.messages.values() {

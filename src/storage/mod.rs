@@ -12,7 +12,12 @@
 
 mod codec;
 mod error;
+mod mailbox_ops;
 mod memory;
+mod memory_imap;
+mod sled_api;
+mod sled_folders;
+mod sled_imap;
 mod sled_mailbox;
 mod sled_queue;
 mod sled_refs;
@@ -23,13 +28,21 @@ mod types;
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
+mod contract_imap;
+#[cfg(test)]
 mod contract_queue;
+#[cfg(test)]
+mod sled_imap_tests;
 #[cfg(test)]
 mod sled_tests;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use error::StoreError;
+pub use mailbox_ops::{
+    is_inbox, AppendMessage, CopyUids, FlagChange, FlagOp, FlagsUpdate, MailboxEntry,
+    HIERARCHY_SEPARATOR,
+};
 pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 pub use types::{
@@ -138,7 +151,161 @@ pub trait Store: Send + Sync + 'static {
     /// it exists.
     ///
     /// Durable on return; may block. Of concurrent creations of one name exactly one wins.
-    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError>;
+    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError> {
+        self.create_mailbox_with(user, name, None)
+    }
+
+    /// [`Store::create_mailbox`] with a SPECIAL-USE attribute (RFC 6154, e.g. `\Sent`),
+    /// stored as given and returned by [`Store::list_mailboxes`].
+    ///
+    /// Durable on return; may block. Of concurrent creations of one name exactly one wins.
+    /// Superior names (`a` for `a/b`) are not created: that is the caller's choice.
+    fn create_mailbox_with(
+        &self,
+        user: &str,
+        name: &str,
+        special_use: Option<String>,
+    ) -> Result<MailboxInfo, StoreError>;
+
+    /// Every mailbox of `user` in name (byte) order, with counters and SPECIAL-USE.
+    ///
+    /// Reads only; may block (scans the user's mailboxes). Each entry is a consistent
+    /// snapshot of one mailbox; mailboxes created or deleted meanwhile may or may not show.
+    fn list_mailboxes(&self, user: &str) -> Result<Vec<MailboxEntry>, StoreError>;
+
+    /// Delete a mailbox with its messages (dropping their blob references), SPECIAL-USE
+    /// and expunge history; its inferiors (`name/x`) stay.
+    ///
+    /// [`StoreError::NotPermitted`] for INBOX (RFC 3501 §6.3.4), [`StoreError::NotFound`]
+    /// if it does not exist. Durable on return; may block. Atomic: a concurrent delivery
+    /// or change lands before the deletion (and is deleted) or finds the mailbox gone.
+    /// Subscriptions are kept (RFC 3501 §6.3.6).
+    fn delete_mailbox(&self, user: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Rename a mailbox and its inferiors (`from/x` becomes `to/x`, separator
+    /// [`HIERARCHY_SEPARATOR`]), keeping UIDVALIDITY, UIDs, flags and expunge history.
+    ///
+    /// RFC 3501 §6.3.5: renaming INBOX moves its messages to a new mailbox `to` (fresh
+    /// UIDVALIDITY, same UIDs) and leaves INBOX empty with its UIDVALIDITY and UIDNEXT (the
+    /// moved UIDs are recorded as expunged); INBOX's inferiors are unaffected. Errors:
+    /// `NotFound` (no `from`), `AlreadyExists` (`to` or a renamed inferior's new name
+    /// exists), `NotPermitted` (`to` is INBOX or lies under `from`). Durable on return; may
+    /// block. Atomic: every name moves or none; concurrent changes land before or after.
+    /// Subscriptions and superior names are left as they are.
+    fn rename_mailbox(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError>;
+
+    /// Add `name` to the user's subscriptions (the mailbox need not exist, RFC 3501 §6.3.6).
+    ///
+    /// Durable on return; may block. Idempotent.
+    fn subscribe(&self, user: &str, name: &str) -> Result<(), StoreError>;
+
+    /// Remove `name` from the user's subscriptions; `false` if it was not subscribed.
+    ///
+    /// Durable on return; may block.
+    fn unsubscribe(&self, user: &str, name: &str) -> Result<bool, StoreError>;
+
+    /// The user's subscribed names in byte order (LSUB, LIST (SUBSCRIBED)).
+    ///
+    /// Reads only; may block.
+    fn subscriptions(&self, user: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Change the flags of messages (IMAP STORE), with the CONDSTORE UNCHANGEDSINCE test.
+    ///
+    /// A message whose modseq is above `unchanged_since` is left alone and listed in
+    /// [`FlagsUpdate::modified`] (RFC 7162 §3.1.3); unknown UIDs are ignored. If any flags
+    /// change, HIGHESTMODSEQ rises by one and every changed message gets the new value.
+    /// `\Recent` is never stored. [`StoreError::NotFound`] if the mailbox does not exist.
+    /// NOT durable on return (atomic; made durable by the next durable call or
+    /// [`Store::sync`]). May block. Concurrent STOREs on one message apply one after the
+    /// other, each seeing the other's result.
+    fn store_flags(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsUpdate, StoreError>;
+
+    /// Store a new message in an existing mailbox (IMAP APPEND): the body goes to the spool
+    /// like [`Store::spool`]'s and the message record is written in the same commit.
+    ///
+    /// Returns `(uidvalidity, uid)` for APPENDUID (RFC 4315 §3). [`StoreError::NotFound`]
+    /// if the mailbox does not exist (IMAP answers `NO [TRYCREATE]`). Durable on return;
+    /// may block (two fsyncs). Concurrent appends get distinct, increasing UIDs.
+    fn append(
+        &self,
+        user: &str,
+        mailbox: &str,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError>;
+
+    /// Copy messages to another (existing) mailbox sharing their bodies (a blob reference
+    /// each, no body copy), with flags, internal date and summary (IMAP COPY).
+    ///
+    /// Unknown UIDs are skipped; new UIDs follow the source UID order. `NotFound` if either
+    /// mailbox does not exist. Durable on return; may block. Atomic for the whole list.
+    fn copy(&self, user: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUids, StoreError>;
+
+    /// [`Store::copy`] then expunge the originals, in one atomic transaction (RFC 6851
+    /// MOVE): the source's HIGHESTMODSEQ rises and the moved UIDs are recorded as expunged.
+    ///
+    /// Durable on return; may block.
+    fn move_messages(
+        &self,
+        user: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<CopyUids, StoreError>;
+
+    /// Expunge the `\Deleted` messages of a mailbox, or only those among `uid_subset` (UID
+    /// EXPUNGE, RFC 4315 §2.1); returns the expunged UIDs in order.
+    ///
+    /// Like [`Store::expunge`]: durable on return, may block, atomic; a message flagged
+    /// `\Deleted` concurrently may or may not be expunged, one unflagged is not.
+    fn expunge_deleted(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uid_subset: Option<&[u32]>,
+    ) -> Result<Vec<u32>, StoreError>;
+
+    /// Store the IMAP layer's summary of a message (see [`MessageMeta::summary`]); it is not
+    /// a change clients see, so modseqs stay. `NotFound` if the message does not exist.
+    ///
+    /// NOT durable on return (atomic); may block.
+    fn set_summary(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uid: u32,
+        summary: Vec<u8>,
+    ) -> Result<(), StoreError>;
+
+    /// The messages whose modseq is above `modseq`, in UID order (CONDSTORE FETCH
+    /// CHANGEDSINCE, QRESYNC). `NotFound` if the mailbox does not exist.
+    ///
+    /// Reads only; may block (scans the mailbox). Consistency as [`Store::messages`].
+    fn mailbox_changes_since(
+        &self,
+        user: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, StoreError>;
+
+    /// UIDs expunged by changes with a modseq above `modseq`, ascending (QRESYNC VANISHED,
+    /// RFC 7162 §3.2.5.1). Every expunge path records them: EXPUNGE, MOVE, INBOX rename.
+    /// `NotFound` if the mailbox does not exist.
+    ///
+    /// Reads only; may block (scans the expunge history past `modseq`).
+    fn expunged_since(
+        &self,
+        user: &str,
+        mailbox: &str,
+        modseq: u64,
+    ) -> Result<Vec<u32>, StoreError>;
 
     /// The messages of a mailbox in UID order; [`StoreError::NotFound`] if it does not exist.
     ///
@@ -148,7 +315,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remove messages (unknown UIDs are ignored) and drop their blob references; space is
     /// reclaimed when a blob's last reference goes. [`StoreError::NotFound`] if the mailbox
-    /// does not exist.
+    /// does not exist. HIGHESTMODSEQ rises and the UIDs are recorded for
+    /// [`Store::expunged_since`].
     ///
     /// Durable on return; may block. Atomic for the whole UID list; UIDs are never reused.
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError>;

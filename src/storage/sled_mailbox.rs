@@ -1,5 +1,6 @@
 //! Mailboxes and accounts in the sled backend: local delivery (one transaction per copy),
-//! mailbox listing and expunge, user records.
+//! mailbox counters and listing, user records (account deletion clears every per-user
+//! tree). The IMAP operations live in `sled_folders` and `sled_imap`.
 //!
 //! Keys: `mailboxes` is `user NUL name`, `messages` is `user NUL name NUL uid(BE)` so a
 //! prefix scan lists a mailbox in UID order and `user NUL` covers all of a user's data.
@@ -8,8 +9,8 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{
-    be_u32, decode_mailbox, decode_queued, decode_record, encode_mailbox, encode_queued,
-    encode_record, mailbox_key, message_key, messages_prefix, user_prefix,
+    be_u32, decode_mailbox, decode_message, decode_queued, decode_record, encode_mailbox,
+    encode_queued, encode_record, mailbox_key, message_key, messages_prefix, user_prefix,
 };
 use super::sled_refs::{add_blob_ref, drop_blob_ref, split_tx, tx_abort};
 use super::sled_store::SledStore;
@@ -20,7 +21,9 @@ use super::{check_name, new_mailbox_info, next_uidvalidity, StoreError};
 const META_UIDVALIDITY: &[u8] = b"uidvalidity";
 
 /// Create a mailbox's counters inside a transaction, with a fresh UIDVALIDITY.
-fn new_mailbox(meta: &TransactionalTree) -> ConflictableTransactionResult<MailboxInfo, StoreError> {
+pub(super) fn new_mailbox(
+    meta: &TransactionalTree,
+) -> ConflictableTransactionResult<MailboxInfo, StoreError> {
     let previous = match meta.get(META_UIDVALIDITY)? {
         Some(raw) => be_u32(&raw).map_err(tx_abort)?,
         None => 0,
@@ -79,6 +82,7 @@ impl SledStore {
                     flags: Vec::new(),
                     modseq: info.highest_modseq,
                     blob: msg.blob,
+                    summary: None,
                 };
                 messages.insert(
                     message_key(&prefix, uid),
@@ -118,27 +122,6 @@ impl SledStore {
             .transpose()
     }
 
-    /// See [`Store::create_mailbox`](super::Store::create_mailbox).
-    pub(super) fn create_mailbox_impl(
-        &self,
-        user: &str,
-        name: &str,
-    ) -> Result<MailboxInfo, StoreError> {
-        check_name(user)?;
-        check_name(name)?;
-        let key = mailbox_key(user, name);
-        let info = (&self.mailboxes, &self.meta).transaction(|(mailboxes, meta)| {
-            if mailboxes.get(&key)?.is_some() {
-                return Err(tx_abort(StoreError::AlreadyExists));
-            }
-            let info = new_mailbox(meta)?;
-            mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
-            Ok(info)
-        })?;
-        self.durable_commit(Vec::new())?;
-        Ok(info)
-    }
-
     /// See [`Store::messages`](super::Store::messages).
     pub(super) fn messages_impl(
         &self,
@@ -150,49 +133,8 @@ impl SledStore {
         }
         self.messages
             .scan_prefix(messages_prefix(user, name))
-            .map(|item| decode_record(&item?.1))
+            .map(|item| decode_message(&item?.1))
             .collect()
-    }
-
-    /// See [`Store::expunge`](super::Store::expunge).
-    pub(super) fn expunge_impl(
-        &self,
-        user: &str,
-        name: &str,
-        uids: &[u32],
-    ) -> Result<(), StoreError> {
-        let key = mailbox_key(user, name);
-        let prefix = messages_prefix(user, name);
-        let mut uids = uids.to_vec();
-        uids.sort_unstable();
-        uids.dedup();
-        let emptied = (&self.mailboxes, &self.messages, &self.blobs, &self.segments).transaction(
-            |(mailboxes, messages, blobs, segments)| {
-                let raw = mailboxes
-                    .get(&key)?
-                    .ok_or_else(|| tx_abort(StoreError::NotFound))?;
-                let mut info = decode_mailbox(&raw).map_err(tx_abort)?;
-                let mut emptied = Vec::new();
-                let mut removed = 0u32;
-                for uid in &uids {
-                    let Some(raw) = messages.remove(message_key(&prefix, *uid))? else {
-                        continue;
-                    };
-                    let meta: MessageMeta = decode_record(&raw).map_err(tx_abort)?;
-                    emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
-                    removed += 1;
-                }
-                if removed > 0 {
-                    info.exists = info.exists.saturating_sub(removed);
-                    // RFC 7162 §3.2.10: an expunge is a change, it raises HIGHESTMODSEQ.
-                    info.highest_modseq += 1;
-                    mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
-                }
-                Ok(emptied)
-            },
-        )?;
-        let reclaim = self.reclaimable(emptied);
-        self.durable_commit(reclaim)
     }
 
     /// See [`Store::put_user`](super::Store::put_user).
@@ -240,8 +182,17 @@ impl SledStore {
                 .scan_prefix(&prefix)
                 .keys()
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut extras = Vec::new();
+            for tree in [&self.subscriptions, &self.special_use, &self.expunged] {
+                extras.push(
+                    tree.scan_prefix(&prefix)
+                        .keys()
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
             let user_left = self.users.get(address.as_bytes())?.is_some();
-            if boxes.is_empty() && msgs.is_empty() && !user_left {
+            if boxes.is_empty() && msgs.is_empty() && !user_left && extras.iter().all(Vec::is_empty)
+            {
                 break;
             }
             let round = (
@@ -250,16 +201,26 @@ impl SledStore {
                 &self.messages,
                 &self.blobs,
                 &self.segments,
+                &self.subscriptions,
+                &self.special_use,
+                &self.expunged,
             )
-                .transaction(|(users, mailboxes, messages, blobs, segments)| {
+                .transaction(|trees| {
+                    let (users, mailboxes, messages, blobs, segments, subs, special, expunged) =
+                        trees;
                     let mut emptied = Vec::new();
                     users.remove(address.as_bytes())?;
                     for key in &boxes {
                         mailboxes.remove(key)?;
                     }
+                    for (tree, keys) in [subs, special, expunged].into_iter().zip(&extras) {
+                        for key in keys {
+                            tree.remove(key)?;
+                        }
+                    }
                     for key in &msgs {
                         if let Some(raw) = messages.remove(key)? {
-                            let meta: MessageMeta = decode_record(&raw).map_err(tx_abort)?;
+                            let meta = decode_message(&raw).map_err(tx_abort)?;
                             emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
                         }
                     }

@@ -1,10 +1,12 @@
 //! The default backend: sled for metadata and indexes (`dir/meta/`), append-only spool
 //! segment files for message bodies (`dir/spool/`), and the group commit.
 //!
-//! Group commit ([`Store::spool`]): append every body of the batch to the current segment,
-//! fdatasync the segment, write all queue and blob records in one sled transaction, flush
-//! sled, then fdatasync sled's log file ourselves: sled's flush ends in `sync_file_range`,
-//! which is no durability barrier (spacejam/sled#1452). Two fsyncs per batch.
+//! Group commit ([`Store::spool`](super::Store::spool), and IMAP APPEND through
+//! [`SledStore::spool_bodies`]): append every body of the batch to the current segment,
+//! fdatasync the segment, write all blob and queue (or message) records in one sled
+//! transaction, flush sled, then fdatasync sled's log file ourselves: sled's flush ends in
+//! `sync_file_range`, which is no durability barrier (spacejam/sled#1452). Two fsyncs per
+//! batch.
 //!
 //! Space (counts kept by `sled_refs`): a segment whose live-blob count reaches zero is
 //! deleted once it is no longer the one being appended to, and only after the commit that
@@ -17,16 +19,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{be_u64, encode_queued, BlobRecord};
 use super::sled_refs::tx_abort;
 use super::spool::{self, SegmentWriter};
-use super::types::{
-    BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, QueueId, QueuedMessage,
-    UserRecord,
-};
-use super::{lock, NewMessage, RecipientUpdate, Store, StoreError};
+use super::types::{BlobId, QueueId, QueuedMessage};
+use super::{lock, NewMessage, StoreError};
 
 /// Meta key: the next queue (and blob) id.
 pub(super) const META_NEXT_ID: &[u8] = b"next_id";
@@ -59,6 +59,12 @@ pub struct SledStore {
     pub(super) segments: sled::Tree,
     pub(super) mailboxes: sled::Tree,
     pub(super) messages: sled::Tree,
+    /// `user NUL name` → empty: IMAP subscriptions.
+    pub(super) subscriptions: sled::Tree,
+    /// `user NUL name` → SPECIAL-USE attribute (RFC 6154), for mailboxes that have one.
+    pub(super) special_use: sled::Tree,
+    /// `user NUL name NUL modseq` → UID ranges expunged by that change (QRESYNC).
+    pub(super) expunged: sled::Tree,
     pub(super) users: sled::Tree,
     pub(super) meta: sled::Tree,
     spool_dir: PathBuf,
@@ -69,6 +75,41 @@ pub struct SledStore {
     current_segment: Mutex<u64>,
     /// Serialises flush + fsync (concurrent sled flushes can deadlock, sled#1308).
     durability: Mutex<MetaSync>,
+}
+
+/// Bodies written and fsynced by [`SledStore::spool_bodies`], awaiting their records.
+pub(super) struct SpooledBodies {
+    /// Id (queue and blob) of the first body.
+    pub first_id: u64,
+    /// One past the last body's id.
+    pub next_id: u64,
+    /// The segment they were appended to.
+    pub segment: u64,
+    /// The next segment id to hand out.
+    next_segment: u64,
+    /// Offset of each body in the segment, in order.
+    pub offsets: Vec<u64>,
+}
+
+impl SpooledBodies {
+    /// Inside the records' transaction: count the new blobs live in their segment and
+    /// persist the id counters.
+    pub(super) fn commit_counters(
+        &self,
+        segments: &TransactionalTree,
+        meta: &TransactionalTree,
+    ) -> ConflictableTransactionResult<(), StoreError> {
+        let seg_key = self.segment.to_be_bytes();
+        let live = match segments.get(seg_key)? {
+            Some(raw) => be_u64(&raw).map_err(tx_abort)?,
+            None => 0,
+        };
+        let added = self.next_id - self.first_id;
+        segments.insert(&seg_key[..], &(live + added).to_be_bytes()[..])?;
+        meta.insert(META_NEXT_ID, &self.next_id.to_be_bytes()[..])?;
+        meta.insert(META_NEXT_SEGMENT, &self.next_segment.to_be_bytes()[..])?;
+        Ok(())
+    }
 }
 
 struct SpoolState {
@@ -189,6 +230,9 @@ impl SledStore {
         Ok(SledStore {
             mailboxes: db.open_tree("mailboxes")?,
             messages: db.open_tree("messages")?,
+            subscriptions: db.open_tree("subscriptions")?,
+            special_use: db.open_tree("special_use")?,
+            expunged: db.open_tree("expunged")?,
             users: db.open_tree("users")?,
             db,
             queue,
@@ -216,6 +260,48 @@ impl SledStore {
             // It could never leave the queue: nothing would ever mark it done.
             return Err(StoreError::Invalid("message without recipients".into()));
         }
+        // Cheap clones (reference counted) so the closure can consume the batch.
+        let bodies: Vec<bytes::Bytes> = batch.iter().map(|m| m.body.clone()).collect();
+        let slices: Vec<&[u8]> = bodies.iter().map(|b| b.as_ref()).collect();
+        self.spool_bodies(&slices, |spooled| {
+            // Encoded before the transaction: its closure may run more than once.
+            let mut records = Vec::with_capacity(batch.len());
+            for ((id, msg), offset) in (spooled.first_id..spooled.next_id)
+                .zip(batch)
+                .zip(&spooled.offsets)
+            {
+                let size = msg.body.len() as u64;
+                let queued = QueuedMessage::from_new(id, msg);
+                let blob = BlobRecord {
+                    segment: spooled.segment,
+                    offset: *offset,
+                    len: size,
+                    refs: 1,
+                };
+                records.push((id.to_be_bytes(), encode_queued(&queued)?, blob.encode()));
+            }
+            (&self.queue, &self.blobs, &self.segments, &self.meta).transaction(
+                |(queue, blobs, segments, meta)| {
+                    for (key, queued, blob) in &records {
+                        queue.insert(&key[..], queued.as_slice())?;
+                        blobs.insert(&key[..], &blob[..])?;
+                    }
+                    spooled.commit_counters(segments, meta)
+                },
+            )?;
+            Ok((spooled.first_id..spooled.next_id).collect())
+        })
+    }
+
+    /// Append `bodies` to the current segment and fsync it, then run `commit` (which must
+    /// write the blob records and [`SpooledBodies::commit_counters`] in one transaction)
+    /// with the spool lock held, then make everything durable. Ids are only consumed if
+    /// `commit` succeeds; otherwise the appended bytes are dead space in the segment.
+    pub(super) fn spool_bodies<R>(
+        &self,
+        bodies: &[&[u8]],
+        commit: impl FnOnce(&SpooledBodies) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let mut reclaim = Vec::new();
         let mut st = match self.spool.lock() {
             Ok(guard) => guard,
@@ -230,54 +316,25 @@ impl SledStore {
         if st.writer.needs_rotation(self.segment_max) {
             reclaim.extend(self.rotate(&mut st)?);
         }
-        let first = st.next_id;
-        let next_id = first + batch.len() as u64;
-        let entries: Vec<(u64, &[u8])> = (first..next_id)
-            .zip(&batch)
-            .map(|(id, m)| (id, m.body.as_ref()))
-            .collect();
+        let first_id = st.next_id;
+        let next_id = first_id + bodies.len() as u64;
+        let entries: Vec<(u64, &[u8])> = (first_id..next_id).zip(bodies.iter().copied()).collect();
         let offsets = st.writer.append(&entries)?;
         drop(entries);
         st.writer.sync()?;
-        let segment = st.writer.id();
-
-        // Encoded before the transaction: its closure may run more than once.
-        let mut records = Vec::with_capacity(batch.len());
-        for ((id, msg), offset) in (first..next_id).zip(batch).zip(offsets) {
-            let size = msg.body.len() as u64;
-            let queued = QueuedMessage::from_new(id, msg);
-            let blob = BlobRecord {
-                segment,
-                offset,
-                len: size,
-                refs: 1,
-            };
-            records.push((id.to_be_bytes(), encode_queued(&queued)?, blob.encode()));
-        }
-        let added = records.len() as u64;
-        let next_segment = st.next_segment;
-        (&self.queue, &self.blobs, &self.segments, &self.meta).transaction(
-            |(queue, blobs, segments, meta)| {
-                for (key, queued, blob) in &records {
-                    queue.insert(&key[..], queued.as_slice())?;
-                    blobs.insert(&key[..], &blob[..])?;
-                }
-                let seg_key = segment.to_be_bytes();
-                let live = match segments.get(seg_key)? {
-                    Some(raw) => be_u64(&raw).map_err(tx_abort)?,
-                    None => 0,
-                };
-                segments.insert(&seg_key[..], &(live + added).to_be_bytes()[..])?;
-                meta.insert(META_NEXT_ID, &next_id.to_be_bytes()[..])?;
-                meta.insert(META_NEXT_SEGMENT, &next_segment.to_be_bytes()[..])?;
-                Ok(())
-            },
-        )?;
+        let spooled = SpooledBodies {
+            first_id,
+            next_id,
+            segment: st.writer.id(),
+            next_segment: st.next_segment,
+            offsets,
+        };
+        let result = commit(&spooled)?;
         st.next_id = next_id;
         // The next batch may append while this one's metadata is being synced.
         drop(st);
         self.durable_commit(reclaim)?;
-        Ok((first..next_id).collect())
+        Ok(result)
     }
 
     /// Switch to a new segment; returns the old one if nothing in it is live.
@@ -412,84 +469,4 @@ fn remove_unreferenced_segments(
         spool::sync_dir(spool_dir)?;
     }
     Ok(())
-}
-
-impl Store for SledStore {
-    fn spool(&self, batch: Vec<NewMessage>) -> Result<Vec<QueueId>, StoreError> {
-        self.spool_batch(batch)
-    }
-
-    fn queued(&self) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.queued_impl()
-    }
-
-    fn queued_message(&self, id: QueueId) -> Result<Option<QueuedMessage>, StoreError> {
-        self.queued_message_impl(id)
-    }
-
-    fn deliver_local(
-        &self,
-        items: &[LocalDelivery],
-    ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError> {
-        self.deliver_local_impl(items)
-    }
-
-    fn update_recipients(
-        &self,
-        items: &[RecipientUpdate],
-    ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
-        self.update_recipients_impl(items)
-    }
-
-    fn delete_queued(&self, id: QueueId) -> Result<bool, StoreError> {
-        self.delete_queued_impl(id)
-    }
-
-    fn retry_now(&self, id: QueueId) -> Result<bool, StoreError> {
-        self.retry_now_impl(id)
-    }
-
-    fn read_blob(&self, blob: BlobId) -> Result<bytes::Bytes, StoreError> {
-        self.read_blob_impl(blob)
-    }
-
-    fn mailbox(&self, user: &str, name: &str) -> Result<Option<MailboxInfo>, StoreError> {
-        self.mailbox_impl(user, name)
-    }
-
-    fn create_mailbox(&self, user: &str, name: &str) -> Result<MailboxInfo, StoreError> {
-        self.create_mailbox_impl(user, name)
-    }
-
-    fn messages(&self, user: &str, name: &str) -> Result<Vec<MessageMeta>, StoreError> {
-        self.messages_impl(user, name)
-    }
-
-    fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
-        self.expunge_impl(user, name, uids)
-    }
-
-    fn put_user(&self, user: UserRecord) -> Result<(), StoreError> {
-        self.put_user_impl(user)
-    }
-
-    fn user(&self, address: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.user_impl(address)
-    }
-
-    fn delete_user(&self, address: &str) -> Result<bool, StoreError> {
-        self.delete_user_impl(address)
-    }
-
-    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        self.users_impl()
-    }
-
-    fn sync(&self) -> Result<(), StoreError> {
-        self.sync_impl()
-    }
-
-    fn disk_usage(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
-        self.disk_usage_impl()
-    }
 }

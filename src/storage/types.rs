@@ -307,7 +307,7 @@ pub struct MailboxInfo {
     pub uidvalidity: u32,
     /// The UID the next appended message gets (UIDs are never reused).
     pub uidnext: u32,
-    /// Raised by every change to the mailbox (append, expunge).
+    /// Raised by every change to the mailbox (append, expunge, flag change).
     pub highest_modseq: u64,
     /// Number of messages in the mailbox.
     pub exists: u32,
@@ -328,6 +328,9 @@ pub struct MessageMeta {
     pub modseq: u64,
     /// The body.
     pub blob: BlobId,
+    /// The IMAP layer's cached summary of the message (ENVELOPE, BODYSTRUCTURE...), opaque
+    /// to the store; `None` until set by `append` or `set_summary`.
+    pub summary: Option<Vec<u8>>,
 }
 
 /// A local account.

@@ -1,0 +1,425 @@
+//! Message-level IMAP operations of the sled backend: STORE, APPEND, COPY/MOVE, EXPUNGE
+//! (with the per-mailbox expunge history QRESYNC needs), summaries and CONDSTORE change
+//! listing. Each change is one sled transaction over the records it touches.
+//!
+//! Expunge history: the `expunged` tree maps `user NUL name NUL modseq(BE)` to the UID
+//! ranges removed by the change with that modseq, so VANISHED (RFC 7162 §3.2.5.1) is a
+//! range scan from the client's modseq.
+
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
+use sled::Transactional;
+
+use super::codec::{
+    decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges, encode_record,
+    expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
+};
+use super::mailbox_ops::{apply_flags, is_deleted, uid_ranges};
+use super::sled_refs::{add_blob_ref, drop_blob_ref, tx_abort};
+use super::sled_store::SledStore;
+use super::types::{BlobId, MailboxInfo, MessageMeta};
+use super::{AppendMessage, CopyUids, FlagChange, FlagOp, FlagsUpdate, StoreError};
+
+/// What [`remove_messages`] removed.
+struct Removed {
+    /// The UIDs that existed, ascending.
+    uids: Vec<u32>,
+    /// Segments whose live count reached zero.
+    emptied: Vec<u64>,
+}
+
+/// Inside a transaction: remove `uids` (sorted, deduplicated) from the mailbox at `prefix`,
+/// drop their blob references and record the expunge; `info` is updated, the caller
+/// writes it.
+fn remove_messages(
+    messages: &TransactionalTree,
+    blobs: &TransactionalTree,
+    segments: &TransactionalTree,
+    expunged: &TransactionalTree,
+    prefix: &[u8],
+    uids: &[u32],
+    info: &mut MailboxInfo,
+) -> ConflictableTransactionResult<Removed, StoreError> {
+    let mut removed = Removed {
+        uids: Vec::new(),
+        emptied: Vec::new(),
+    };
+    for uid in uids {
+        let Some(raw) = messages.remove(message_key(prefix, *uid))? else {
+            continue;
+        };
+        let meta = decode_message(&raw).map_err(tx_abort)?;
+        removed
+            .emptied
+            .extend(drop_blob_ref(blobs, segments, meta.blob)?);
+        removed.uids.push(*uid);
+    }
+    if !removed.uids.is_empty() {
+        info.exists = info.exists.saturating_sub(removed.uids.len() as u32);
+        // RFC 7162 §3.2.10: an expunge is a change, it raises HIGHESTMODSEQ.
+        info.highest_modseq += 1;
+        expunged.insert(
+            expunged_key(prefix, info.highest_modseq),
+            encode_ranges(&uid_ranges(&removed.uids)),
+        )?;
+    }
+    Ok(removed)
+}
+
+/// Read and decode a mailbox record inside a transaction; `NotFound` aborts.
+fn tx_mailbox(
+    mailboxes: &TransactionalTree,
+    key: &[u8],
+) -> ConflictableTransactionResult<MailboxInfo, StoreError> {
+    let raw = mailboxes
+        .get(key)?
+        .ok_or_else(|| tx_abort(StoreError::NotFound))?;
+    decode_mailbox(&raw).map_err(tx_abort)
+}
+
+fn sorted(uids: &[u32]) -> Vec<u32> {
+    let mut uids = uids.to_vec();
+    uids.sort_unstable();
+    uids.dedup();
+    uids
+}
+
+impl SledStore {
+    /// See [`Store::expunge`](super::Store::expunge); returns the UIDs removed.
+    pub(super) fn expunge_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<u32>, StoreError> {
+        let key = mailbox_key(user, name);
+        let prefix = messages_prefix(user, name);
+        let uids = sorted(uids);
+        let trees = (
+            &self.mailboxes,
+            &self.messages,
+            &self.blobs,
+            &self.segments,
+            &self.expunged,
+        );
+        let removed = trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+            let mut info = tx_mailbox(mailboxes, &key)?;
+            let removed = remove_messages(
+                messages, blobs, segments, expunged, &prefix, &uids, &mut info,
+            )?;
+            if !removed.uids.is_empty() {
+                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+            }
+            Ok(removed)
+        })?;
+        let reclaim = self.reclaimable(removed.emptied);
+        self.durable_commit(reclaim)?;
+        Ok(removed.uids)
+    }
+
+    /// See [`Store::expunge_deleted`](super::Store::expunge_deleted).
+    pub(super) fn expunge_deleted_impl(
+        &self,
+        user: &str,
+        name: &str,
+        subset: Option<&[u32]>,
+    ) -> Result<Vec<u32>, StoreError> {
+        // Candidates from a scan; the transaction re-checks each one is still \Deleted.
+        let candidates: Vec<u32> = self
+            .messages_impl(user, name)?
+            .into_iter()
+            .filter(|m| is_deleted(&m.flags) && subset.is_none_or(|s| s.contains(&m.uid)))
+            .map(|m| m.uid)
+            .collect();
+        let key = mailbox_key(user, name);
+        let prefix = messages_prefix(user, name);
+        let trees = (
+            &self.mailboxes,
+            &self.messages,
+            &self.blobs,
+            &self.segments,
+            &self.expunged,
+        );
+        let removed = trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+            let mut info = tx_mailbox(mailboxes, &key)?;
+            let mut still = Vec::with_capacity(candidates.len());
+            for uid in &candidates {
+                if let Some(raw) = messages.get(message_key(&prefix, *uid))? {
+                    if is_deleted(&decode_message(&raw).map_err(tx_abort)?.flags) {
+                        still.push(*uid);
+                    }
+                }
+            }
+            let removed = remove_messages(
+                messages, blobs, segments, expunged, &prefix, &still, &mut info,
+            )?;
+            if !removed.uids.is_empty() {
+                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+            }
+            Ok(removed)
+        })?;
+        let reclaim = self.reclaimable(removed.emptied);
+        self.durable_commit(reclaim)?;
+        Ok(removed.uids)
+    }
+
+    /// See [`Store::store_flags`](super::Store::store_flags).
+    pub(super) fn store_flags_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsUpdate, StoreError> {
+        let key = mailbox_key(user, name);
+        let prefix = messages_prefix(user, name);
+        let uids = sorted(uids);
+        let update = (&self.mailboxes, &self.messages).transaction(|(mailboxes, messages)| {
+            let mut info = tx_mailbox(mailboxes, &key)?;
+            let modseq = info.highest_modseq + 1;
+            let mut out = FlagsUpdate::default();
+            for uid in &uids {
+                let msg_key = message_key(&prefix, *uid);
+                let Some(raw) = messages.get(&msg_key)? else {
+                    continue;
+                };
+                let mut meta = decode_message(&raw).map_err(tx_abort)?;
+                if unchanged_since.is_some_and(|since| meta.modseq > since) {
+                    out.modified.push(*uid);
+                    continue;
+                }
+                let changed = match apply_flags(&meta.flags, op, flags) {
+                    Some(next) => {
+                        meta.flags = next;
+                        meta.modseq = modseq;
+                        messages.insert(msg_key, encode_record(&meta).map_err(tx_abort)?)?;
+                        true
+                    }
+                    None => false,
+                };
+                out.updated.push(FlagChange {
+                    uid: *uid,
+                    flags: meta.flags,
+                    modseq: meta.modseq,
+                    changed,
+                });
+            }
+            if out.updated.iter().any(|c| c.changed) {
+                // RFC 7162 §3.1: one STORE is one change, whatever the number of messages.
+                info.highest_modseq = modseq;
+                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+            }
+            Ok(out)
+        })?;
+        Ok(update)
+    }
+
+    /// See [`Store::append`](super::Store::append).
+    pub(super) fn append_impl(
+        &self,
+        user: &str,
+        name: &str,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError> {
+        let key = mailbox_key(user, name);
+        // Fail before writing the body when we can; the transaction checks again.
+        if self.mailboxes.get(&key)?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let prefix = messages_prefix(user, name);
+        let flags = apply_flags(&[], FlagOp::Set, &message.flags).unwrap_or_default();
+        let size = message.body.len() as u64;
+        self.spool_bodies(&[message.body.as_ref()], |spooled| {
+            let offset = *spooled
+                .offsets
+                .first()
+                .ok_or_else(|| StoreError::Corrupt("spool append returned no offset".into()))?;
+            let blob_id = spooled.first_id;
+            let blob = BlobRecord {
+                segment: spooled.segment,
+                offset,
+                len: size,
+                refs: 1,
+            };
+            let trees = (
+                &self.blobs,
+                &self.segments,
+                &self.meta,
+                &self.mailboxes,
+                &self.messages,
+            );
+            let ids = trees.transaction(|(blobs, segments, meta, mailboxes, messages)| {
+                let mut info = tx_mailbox(mailboxes, &key)?;
+                let uid = info.uidnext;
+                // RFC 9051 §2.3.1.1: UIDs are never reused.
+                info.uidnext = uid
+                    .checked_add(1)
+                    .ok_or_else(|| tx_abort(StoreError::Full))?;
+                info.highest_modseq += 1;
+                info.exists += 1;
+                let record = MessageMeta {
+                    uid,
+                    size,
+                    internal_date: message.internal_date,
+                    flags: flags.clone(),
+                    modseq: info.highest_modseq,
+                    blob: BlobId(blob_id),
+                    summary: message.summary.clone(),
+                };
+                messages.insert(
+                    message_key(&prefix, uid),
+                    encode_record(&record).map_err(tx_abort)?,
+                )?;
+                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
+                blobs.insert(&blob_id.to_be_bytes()[..], &blob.encode()[..])?;
+                spooled.commit_counters(segments, meta)?;
+                Ok((info.uidvalidity, uid))
+            })?;
+            Ok(ids)
+        })
+    }
+
+    /// See [`Store::copy`](super::Store::copy); `and_expunge` makes it a MOVE.
+    pub(super) fn copy_impl(
+        &self,
+        user: &str,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+        and_expunge: bool,
+    ) -> Result<CopyUids, StoreError> {
+        let (src_key, dst_key) = (mailbox_key(user, from), mailbox_key(user, to));
+        let (src_prefix, dst_prefix) = (messages_prefix(user, from), messages_prefix(user, to));
+        let same = from == to;
+        let uids = sorted(uids);
+        let trees = (
+            &self.mailboxes,
+            &self.messages,
+            &self.blobs,
+            &self.segments,
+            &self.expunged,
+        );
+        let (copied, emptied) =
+            trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+                let src = tx_mailbox(mailboxes, &src_key)?;
+                let mut dst = tx_mailbox(mailboxes, &dst_key)?;
+                let mut originals = Vec::with_capacity(uids.len());
+                for uid in &uids {
+                    if let Some(raw) = messages.get(message_key(&src_prefix, *uid))? {
+                        originals.push(decode_message(&raw).map_err(tx_abort)?);
+                    }
+                }
+                let mut copied = CopyUids {
+                    uidvalidity: dst.uidvalidity,
+                    pairs: Vec::with_capacity(originals.len()),
+                };
+                if originals.is_empty() {
+                    return Ok((copied, Vec::new()));
+                }
+                let count =
+                    u32::try_from(originals.len()).map_err(|_| tx_abort(StoreError::Full))?;
+                if dst.uidnext.checked_add(count).is_none() {
+                    return Err(tx_abort(StoreError::Full));
+                }
+                dst.highest_modseq += 1;
+                for original in originals {
+                    let uid = dst.uidnext;
+                    dst.uidnext += 1;
+                    dst.exists += 1;
+                    copied.pairs.push((original.uid, uid));
+                    add_blob_ref(blobs, original.blob)?;
+                    let record = MessageMeta {
+                        uid,
+                        modseq: dst.highest_modseq,
+                        ..original
+                    };
+                    messages.insert(
+                        message_key(&dst_prefix, uid),
+                        encode_record(&record).map_err(tx_abort)?,
+                    )?;
+                }
+                mailboxes.insert(dst_key.as_slice(), &encode_mailbox(&dst)[..])?;
+                let mut emptied = Vec::new();
+                if and_expunge {
+                    let mut info = if same { dst } else { src };
+                    let moved: Vec<u32> = copied.pairs.iter().map(|(src, _)| *src).collect();
+                    let removed = remove_messages(
+                        messages,
+                        blobs,
+                        segments,
+                        expunged,
+                        &src_prefix,
+                        &moved,
+                        &mut info,
+                    )?;
+                    emptied = removed.emptied;
+                    mailboxes.insert(src_key.as_slice(), &encode_mailbox(&info)[..])?;
+                }
+                Ok((copied, emptied))
+            })?;
+        let reclaim = self.reclaimable(emptied);
+        self.durable_commit(reclaim)?;
+        Ok(copied)
+    }
+
+    /// See [`Store::set_summary`](super::Store::set_summary).
+    pub(super) fn set_summary_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uid: u32,
+        summary: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let key = message_key(&messages_prefix(user, name), uid);
+        self.messages.transaction(|messages| {
+            let raw = messages
+                .get(&key)?
+                .ok_or_else(|| tx_abort(StoreError::NotFound))?;
+            let mut meta = decode_message(&raw).map_err(tx_abort)?;
+            meta.summary = Some(summary.clone());
+            messages.insert(key.as_slice(), encode_record(&meta).map_err(tx_abort)?)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// See [`Store::mailbox_changes_since`](super::Store::mailbox_changes_since).
+    pub(super) fn changes_since_impl(
+        &self,
+        user: &str,
+        name: &str,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut all = self.messages_impl(user, name)?;
+        all.retain(|m| m.modseq > modseq);
+        Ok(all)
+    }
+
+    /// See [`Store::expunged_since`](super::Store::expunged_since).
+    pub(super) fn expunged_since_impl(
+        &self,
+        user: &str,
+        name: &str,
+        modseq: u64,
+    ) -> Result<Vec<u32>, StoreError> {
+        if self.mailboxes.get(mailbox_key(user, name))?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let prefix = messages_prefix(user, name);
+        let mut uids = Vec::new();
+        for item in self
+            .expunged
+            .range(expunged_key(&prefix, modseq.saturating_add(1))..)
+        {
+            let (key, raw) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            uids.extend(decode_ranges(&raw)?);
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+}
