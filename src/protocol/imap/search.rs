@@ -289,18 +289,26 @@ const MAX_DEPTH: usize = 64;
 
 /// Searches every textual part, nested messages included, in decoded form.
 fn body_contains(msg: &Message<'_>, needle: &str, depth: usize) -> bool {
-    msg.parts.iter().any(|part| match &part.body {
-        PartType::Text(t) | PartType::Html(t) => t.to_lowercase().contains(needle),
-        PartType::Message(inner) if depth < MAX_DEPTH => {
-            // The nested message's header is part of the outer body.
-            inner.root_part().headers.iter().any(|h| {
-                header_text(inner.raw_message(), h)
-                    .to_lowercase()
-                    .contains(needle)
-            }) || body_contains(inner, needle, depth + 1)
-        }
-        _ => false,
-    })
+    let raw = msg.raw_message();
+    // MIME headers of the parts (file names, descriptions) are body text too.
+    let in_mime_headers = msg.parts.iter().skip(1).any(|part| {
+        part.headers
+            .iter()
+            .any(|h| header_text(raw, h).to_lowercase().contains(needle))
+    });
+    in_mime_headers
+        || msg.parts.iter().any(|part| match &part.body {
+            PartType::Text(t) | PartType::Html(t) => t.to_lowercase().contains(needle),
+            PartType::Message(inner) if depth < MAX_DEPTH => {
+                // The nested message's header is part of the outer body.
+                inner.root_part().headers.iter().any(|h| {
+                    header_text(inner.raw_message(), h)
+                        .to_lowercase()
+                        .contains(needle)
+                }) || body_contains(inner, needle, depth + 1)
+            }
+            _ => false,
+        })
 }
 
 #[cfg(test)]

@@ -191,3 +191,20 @@ fn missing_date_header_falls_back_to_internal_date() {
     let c = ctx(Some(&raw), &[]);
     assert!(matches(&SearchKey::SentOn(day(2024, 3, 9)), &c));
 }
+
+#[test]
+fn lf_and_crlf_messages_search_alike() {
+    use SearchKey::*;
+    let lf = NESTED.as_bytes();
+    let crlf_raw = crlf(NESTED);
+    for key in [
+        Body(s("café")),
+        Subject(s("fwd")),
+        Text(s("q1.pdf")),
+        Header(s("message-id"), s("outer@")),
+        SentOn(day(2024, 1, 2)),
+    ] {
+        assert!(matches(&key, &ctx(Some(lf), &[])), "{key:?}");
+        assert!(matches(&key, &ctx(Some(&crlf_raw), &[])), "{key:?}");
+    }
+}
