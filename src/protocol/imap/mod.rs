@@ -1,0 +1,17 @@
+//! Pure IMAP message rendering: ENVELOPE/BODYSTRUCTURE summaries, BODY[section]
+//! extraction and SEARCH evaluation over one stored message.
+//!
+//! Nothing here does I/O: callers hand in the raw RFC 5322 bytes (CRLF line ends, as
+//! stored by delivery and APPEND) and get wire-ready strings or byte slices back.
+
+pub mod address;
+pub mod search;
+pub mod section;
+pub mod sequence;
+pub mod structure;
+pub mod wire;
+
+pub use search::{matches, needs_raw, SearchContext, SearchKey};
+pub use section::{extract, Section, SectionKind};
+pub use sequence::{SequenceSet, SequenceSetError};
+pub use structure::{summarize, MessageSummary};
