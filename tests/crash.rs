@@ -58,13 +58,8 @@ fn sender(
 
 /// Every X-Id header in alice's maildrop, with its count.
 fn mailbox_ids(server: &Server) -> HashMap<String, usize> {
-    let mut c = Client::connect(server.addr("pop3"));
-    c.expect("+OK");
-    c.send(&format!(
-        "USER alice@example.test\r\nPASS {PASSWORD}\r\nSTAT\r\n"
-    ));
-    c.expect("+OK");
-    c.expect("+OK");
+    let mut c = server.pop3_login("alice@example.test", PASSWORD);
+    c.send("STAT\r\n");
     let stat = c.line();
     let count: usize = stat.split_whitespace().nth(1).unwrap().parse().unwrap();
     let mut ids = HashMap::new();
@@ -82,6 +77,7 @@ fn mailbox_ids(server: &Server) -> HashMap<String, usize> {
         }
     }
     c.send("QUIT\r\n");
+    let _ = c.line();
     ids
 }
 

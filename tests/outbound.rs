@@ -229,11 +229,8 @@ fn mx_fallback_null_mx_and_nxdomain() {
 }
 
 fn pop3_all(server: &Server, user: &str) -> Vec<String> {
-    let mut c = Client::connect(server.addr("pop3"));
-    c.expect("+OK");
-    c.send(&format!("USER {user}\r\nPASS {PASSWORD}\r\nSTAT\r\n"));
-    c.expect("+OK");
-    c.expect("+OK");
+    let mut c = server.pop3_login(user, PASSWORD);
+    c.send("STAT\r\n");
     let stat = c.line();
     let n: usize = stat.split_whitespace().nth(1).unwrap().parse().unwrap();
     let mut all = Vec::new();
@@ -252,6 +249,7 @@ fn pop3_all(server: &Server, user: &str) -> Vec<String> {
         all.push(text);
     }
     c.send("QUIT\r\n");
+    let _ = c.line();
     all
 }
 

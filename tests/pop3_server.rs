@@ -13,22 +13,8 @@ fn server() -> Server {
     )
 }
 
-/// Logs in; a maildrop still held by a session that just ended is tried again.
 fn login(server: &Server) -> Client {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mut c = Client::connect(server.addr("pop3"));
-        c.expect("+OK");
-        c.send(&format!("USER alice@example.test\r\nPASS {PASSWORD}\r\n"));
-        c.expect("+OK");
-        let reply = c.line();
-        if reply.contains("[IN-USE]") && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            continue;
-        }
-        assert!(reply.starts_with("+OK"), "{reply}");
-        return c;
-    }
+    server.pop3_login("alice@example.test", PASSWORD)
 }
 
 #[test]

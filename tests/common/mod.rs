@@ -212,9 +212,23 @@ impl Server {
         self.pop3_count_pw(user, PASSWORD)
     }
 
-    /// Like [`Server::pop3_count`] with another password. A maildrop still locked by a
-    /// session that just ended ([IN-USE]) is tried again, as a real client would.
+    /// Like [`Server::pop3_count`] with another password.
     pub fn pop3_count_pw(&self, user: &str, password: &str) -> usize {
+        let mut c = self.pop3_login(user, password);
+        c.send("STAT\r\n");
+        let line = c.line();
+        c.send("QUIT\r\n");
+        // Wait for the answer: the maildrop is released when the session ends.
+        let _ = c.line();
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("bad STAT answer {line:?}"))
+    }
+
+    /// A POP3 session logged in as `user`. A maildrop still locked by a session that is
+    /// ending ([IN-USE]) is tried again, as a real client would.
+    pub fn pop3_login(&self, user: &str, password: &str) -> Client {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut c = Client::connect(self.addr("pop3"));
@@ -228,14 +242,7 @@ impl Server {
                 continue;
             }
             assert!(reply.starts_with("+OK"), "POP3 login: {reply}");
-            c.send("STAT\r\n");
-            let line = c.line();
-            c.send("QUIT\r\n");
-            return line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("bad STAT answer {line:?}"));
+            return c;
         }
     }
 
