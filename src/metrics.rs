@@ -35,7 +35,34 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
         .install_recorder()?;
     describe_all();
     gauge!("hermod_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    register_zeros();
     Ok(handle)
+}
+
+/// Publishes the fixed label sets at zero, so that dashboards and alert rules see 0 rather
+/// than no series before the first event (an absent series alerts on nothing).
+fn register_zeros() {
+    for protocol in ["smtp", "pop3"] {
+        gauge!("hermod_sessions", "protocol" => protocol).set(0.0);
+    }
+    for reason in ["spool_full", "destination_full"] {
+        counter!("hermod_backpressure_total", "reason" => reason).absolute(0);
+    }
+    for transport in ["local", "smtp"] {
+        for result in ["delivered", "deferred", "failed"] {
+            counter!("hermod_delivery_attempts_total", "transport" => transport, "result" => result)
+                .absolute(0);
+        }
+    }
+    for state in ["local", "scheduled", "deferred", "ready", "in-flight"] {
+        gauge!("hermod_queue_messages", "state" => state).set(0.0);
+    }
+    for kind in ["spool_writer", "mailbox"] {
+        gauge!("hermod_actor_mailbox_depth", "kind" => kind).set(0.0);
+    }
+    gauge!("hermod_queue_oldest_age_seconds").set(0.0);
+    gauge!("hermod_outbound_connections").set(0.0);
+    counter!("hermod_outbound_connection_reuse_total").absolute(0);
 }
 
 fn describe_all() {
