@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use actix::Supervisor;
 use tokio::sync::watch;
 
-use crate::actors::queue_manager::{QueueSettings, SetSpool};
+use crate::actors::queue_manager::{QueueSettings, Quiesce, SetSpool};
 use crate::actors::session::{Connected, Session};
 use crate::actors::spool_writer::Drain;
 use crate::actors::{ActorSystem, MailboxRegistry, QueueManager, Services, SpoolWriter};
@@ -212,6 +212,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = spool.send(Drain).await;
+    // Let outbound attempts under way finish and their outcomes be recorded, so that a
+    // confirmed delivery is never repeated after the restart; bounded by the grace period.
+    let _ = tokio::time::timeout(config.timeouts.shutdown_grace, queue.send(Quiesce)).await;
     let syncer = Arc::clone(&store);
     let _ = tokio::task::spawn_blocking(move || syncer.sync()).await;
     drop(services);

@@ -54,6 +54,13 @@ pub struct SetSpool(pub Addr<SpoolWriter>);
 #[rtype(result = "()")]
 pub struct RetryNow(pub QueueId);
 
+/// Stop handing out work and answer once every reported outcome is recorded and no job
+/// is out with a worker (the caller bounds the wait: jobs left over stay pending in the
+/// store and are resumed at the next start).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Quiesce;
+
 /// Forget a message deleted from the store.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -94,6 +101,9 @@ pub struct QueueManager {
     routes: HashMap<String, (String, Arc<Route>, Instant)>,
     /// Bytes of bodies carried by jobs.
     inline_budget: Arc<AtomicUsize>,
+    /// Shutting down: no new dispatches; these wait for the outcomes in flight.
+    quiescing: Vec<tokio::sync::oneshot::Sender<()>>,
+    stopping: bool,
 }
 
 impl QueueManager {
@@ -124,6 +134,8 @@ impl QueueManager {
             recording: false,
             routes: HashMap::new(),
             inline_budget: Arc::new(AtomicUsize::new(0)),
+            quiescing: Vec::new(),
+            stopping: false,
         }
     }
 
@@ -196,6 +208,9 @@ impl QueueManager {
 
     /// Hands every due job to its destination.
     fn dispatch_due(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
         let now = outcomes::now();
         while let Some(entry) = self.scheduled.first_entry() {
             if entry.key().0 > now {
@@ -257,6 +272,16 @@ impl QueueManager {
                     }
                 }),
         );
+    }
+
+    /// Answers the shutdown waiters once nothing is out or being recorded.
+    fn check_quiet(&mut self) {
+        if self.stopping && self.in_flight.is_empty() && !self.recording && self.reports.is_empty()
+        {
+            for waiter in self.quiescing.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
     }
 
     /// Hands a job to the queue of its destination.
@@ -326,6 +351,7 @@ impl QueueManager {
                 act.schedule(job, due);
             }
             act.record_next(ctx);
+            act.check_quiet();
         }));
     }
 }
@@ -482,6 +508,20 @@ impl Handler<RetryNow> for QueueManager {
             }
         }
         self.dispatch_due(ctx);
+    }
+}
+
+impl Handler<Quiesce> for QueueManager {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Quiesce, _ctx: &mut Context<Self>) -> Self::Result {
+        self.stopping = true;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.quiescing.push(tx);
+        self.check_quiet();
+        Box::pin(async move {
+            let _ = rx.await;
+        })
     }
 }
 
