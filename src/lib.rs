@@ -15,6 +15,7 @@
 //! - [`dns`]: MX resolution for outbound delivery (hickory-resolver) and its TTL cache.
 //! - [`admin`]: the local admin socket the CLI talks to while the server runs.
 //! - [`server`]: start-up and the shutdown sequence.
+//! - [`sink`]: `hermod sink`, a scripted SMTP sink for load tests.
 //! - [`shutdown`]: the signal that starts the shutdown sequence.
 //! - [`metrics`]: every metric Hermod exports, declared once.
 
@@ -31,4 +32,5 @@ pub mod protocol;
 pub mod queue;
 pub mod server;
 pub mod shutdown;
+pub mod sink;
 pub mod storage;

@@ -34,6 +34,35 @@ enum Command {
     /// Inspect and manage the outbound queue (works whether or not the server is running).
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Run an SMTP sink for load tests: accepts, defers, refuses, delays or drops mail by
+    /// script and counts it (local parts starting with reject/defer/delay/disconnect get
+    /// that treatment; the rest by the percentages).
+    Sink(SinkArgs),
+}
+
+#[derive(Args)]
+struct SinkArgs {
+    /// Where to listen ("ip:port"; port 0 picks one, printed on start).
+    #[arg(long, default_value = "127.0.0.1:2727")]
+    listen: std::net::SocketAddr,
+    /// Serve metrics on this address (GET /metrics).
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// Percentage of recipients deferred with 451.
+    #[arg(long, default_value_t = 0.0)]
+    defer_percent: f64,
+    /// Percentage of recipients refused with 550.
+    #[arg(long, default_value_t = 0.0)]
+    reject_percent: f64,
+    /// Percentage of recipients answered by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    disconnect_percent: f64,
+    /// Percentage of recipients accepted after --delay.
+    #[arg(long, default_value_t = 0.0)]
+    delay_percent: f64,
+    /// The pause of a delayed answer, e.g. "2s".
+    #[arg(long, default_value = "1s")]
+    delay: hermod::config::HumanDuration,
 }
 
 #[derive(Subcommand)]
@@ -192,7 +221,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User(command) => user(command),
         Command::Queue(command) => queue(command),
+        Command::Sink(args) => sink(args),
     }
+}
+
+fn sink(args: SinkArgs) -> anyhow::Result<ExitCode> {
+    let percents = [
+        args.defer_percent,
+        args.reject_percent,
+        args.disconnect_percent,
+        args.delay_percent,
+    ];
+    if percents.iter().any(|p| !(0.0..=100.0).contains(p)) || percents.iter().sum::<f64>() > 100.0 {
+        bail!("percentages must each be within 0-100 and add up to at most 100");
+    }
+    let script = std::sync::Arc::new(hermod::sink::Script {
+        defer_percent: args.defer_percent,
+        reject_percent: args.reject_percent,
+        disconnect_percent: args.disconnect_percent,
+        delay_percent: args.delay_percent,
+        delay: args.delay.0,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = hermod::sink::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        println!("sink listening on {}", listener.local_addr()?);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let Some(http) = args.http {
+            let handle = hermod::metrics::install().context("metrics")?;
+            let http = tokio::net::TcpListener::bind(http).await?;
+            println!("metrics on http://{}/metrics", http.local_addr()?);
+            let render: hermod::net::http::Render = std::sync::Arc::new(move || handle.render());
+            tokio::spawn(hermod::net::http::serve(http, render, stop_rx.clone()));
+        }
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        // STARTTLS works, with a throw-away self-signed certificate.
+        let tls = hermod::net::ephemeral_tls("sink.hermod").ok();
+        let serving = tokio::spawn(hermod::sink::serve(listener, script, tls, stop_rx));
+        hermod::server::wait_for_signal().await;
+        let _ = stop_tx.send(true);
+        let _ = serving.await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: Option<&Path>) -> anyhow::Result<Config> {

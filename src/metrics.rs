@@ -158,6 +158,22 @@ fn describe_all() {
         "hermod_backpressure_total",
         "Requests refused or delayed because a bound was reached, by reason."
     );
+    describe_counter!(
+        "hermod_sink_connections_total",
+        "Sink mode: connections accepted."
+    );
+    describe_counter!(
+        "hermod_sink_recipients_total",
+        "Sink mode: recipients by scripted result (accepted, deferred, rejected, delayed, disconnected)."
+    );
+    describe_counter!(
+        "hermod_sink_messages_total",
+        "Sink mode: messages received."
+    );
+    describe_counter!(
+        "hermod_sink_bytes_total",
+        "Sink mode: message bytes received."
+    );
     describe_gauge!(
         "hermod_storage_bytes",
         "Bytes on disk, by kind (metadata, spool)."

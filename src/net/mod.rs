@@ -10,4 +10,4 @@ pub mod tls;
 pub use limits::{ConnectionGuard, ConnectionLimits};
 pub use listener::{bind_all, BoundListeners, ListenerRole};
 pub use stream::Stream;
-pub use tls::{load_or_create_tls, TlsError};
+pub use tls::{ephemeral_tls, load_or_create_tls, TlsError};

@@ -66,6 +66,23 @@ pub fn load_or_create_tls(
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// An acceptor with a fresh self-signed certificate kept in memory only (tools such as
+/// the sink, which offer STARTTLS without a data directory).
+pub fn ephemeral_tls(hostname: &str) -> Result<TlsAcceptor, TlsError> {
+    let generated = rcgen::generate_simple_self_signed(vec![hostname.to_string()])?;
+    let cert = generated.cert.der().clone();
+    let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der()).map_err(|e| {
+        TlsError::Pem {
+            path: PathBuf::from("<memory>"),
+            reason: e.to_string(),
+        }
+    })?;
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
 fn pem_error(path: &Path, e: rustls_pki_types::pem::Error) -> TlsError {
     TlsError::Pem {
         path: path.to_path_buf(),
