@@ -571,3 +571,241 @@ pub async fn run(cfg: SmtpConfig) -> anyhow::Result<SmtpReport> {
         lat,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::wire::tests::CHUNKS;
+
+    /// Feeds `script` through a pipe that passes `chunk` bytes at a time.
+    async fn replies(script: &'static [u8], chunk: usize) -> Vec<Result<Reply, String>> {
+        let (client, mut server) = tokio::io::duplex(chunk);
+        tokio::spawn(async move {
+            let _ = server.write_all(script).await;
+        });
+        let limits = Limits {
+            timeout: Duration::from_secs(5),
+            stop_at: Instant::now() + Duration::from_secs(5),
+        };
+        let mut conn = Conn::from_stream(Box::new(client), limits);
+        let mut out = Vec::new();
+        loop {
+            match read_reply(&mut conn, "test").await {
+                Ok(r) => out.push(Ok(r)),
+                Err(Failure::Connection { .. }) => return out,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn reply(code: u16, lines: &[&str]) -> Result<Reply, String> {
+        Ok(Reply {
+            code,
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    #[tokio::test]
+    async fn replies_split_at_any_chunk_size() {
+        let script = b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 100\r\n354\r\n";
+        for chunk in CHUNKS {
+            assert_eq!(
+                replies(script, chunk).await,
+                vec![
+                    reply(220, &["mx ESMTP"]),
+                    reply(250, &["mx", "PIPELINING", "SIZE 100"]),
+                    reply(354, &[""]),
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn hostile_replies_are_violations() {
+        let cases: [(&'static [u8], &str); 6] = [
+            (
+                b"hello\r\n",
+                "test: protocol violation: not a reply: \"hello\"",
+            ),
+            (
+                b"999 no\r\n",
+                "test: protocol violation: reply code 999 out of range",
+            ),
+            (b"25\r\n", "test: protocol violation: not a reply: \"25\""),
+            (
+                b"250x\r\n",
+                "test: protocol violation: not a reply: \"250x\"",
+            ),
+            (
+                b"250-a\r\n251 b\r\n",
+                "test: protocol violation: multiline reply mixes codes 1 and 251",
+            ),
+            (
+                b"220 bare\n",
+                "test: protocol violation: bare LF in \"220 bare\"",
+            ),
+        ];
+        for chunk in [1, 3, 512] {
+            for (script, want) in cases {
+                assert_eq!(replies(script, chunk).await, vec![Err(want.to_string())]);
+            }
+        }
+        let long: &'static [u8] = Box::leak(vec![b'2'; 10_000].into_boxed_slice());
+        assert_eq!(
+            replies(long, 512).await,
+            vec![Err(
+                "test: protocol violation: line longer than 4096 octets".to_string()
+            )]
+        );
+        let endless: &'static [u8] =
+            Box::leak("250-x\r\n".repeat(300).into_bytes().into_boxed_slice());
+        assert_eq!(
+            replies(endless, 512).await,
+            vec![Err(
+                "test: protocol violation: reply longer than 200 lines".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn reply_classes() {
+        let r = |code| Reply {
+            code,
+            lines: vec![],
+        };
+        assert!(expect(&r(250), "mail", 2).is_ok());
+        assert!(matches!(
+            expect(&r(451), "mail", 2),
+            Err(Failure::Rejected { class: "4xx", .. })
+        ));
+        assert!(matches!(
+            expect(&r(550), "rcpt", 2),
+            Err(Failure::Rejected { class: "5xx", .. })
+        ));
+        assert!(matches!(
+            expect(&r(354), "mail", 2),
+            Err(Failure::Violation { .. })
+        ));
+        assert!(matches!(
+            expect(&r(250), "data", 3),
+            Err(Failure::Violation { .. })
+        ));
+    }
+
+    #[test]
+    fn bodies_fill_the_size_without_dot_lines() {
+        let b = body(10_000);
+        assert!(b.len() <= 10_000 && b.len() > 9_900, "{}", b.len());
+        assert!(b.split(|&c| c == b'\n').all(|l| !l.starts_with(b".")));
+        assert!(!body(0).is_empty());
+    }
+
+    /// A scripted server offering PIPELINING that refuses recipients containing
+    /// "reject"; returns its address.
+    async fn pipelining_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let mut r = BufReader::new(r);
+                    w.write_all(b"220 fake\r\n").await.unwrap();
+                    let mut refused = false;
+                    let mut line = String::new();
+                    while r.read_line(&mut line).await.unwrap_or(0) > 0 {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let answer: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-fake\r\n250 PIPELINING\r\n",
+                            "RCPT" if line.contains("reject") => {
+                                refused = true;
+                                b"550 no such user\r\n"
+                            }
+                            "DATA" if refused => b"554 no valid recipients\r\n",
+                            "DATA" => {
+                                w.write_all(b"354 go\r\n").await.unwrap();
+                                loop {
+                                    line.clear();
+                                    r.read_line(&mut line).await.unwrap();
+                                    if line == ".\r\n" {
+                                        break;
+                                    }
+                                }
+                                b"250 queued\r\n"
+                            }
+                            "RSET" => {
+                                refused = false;
+                                b"250 reset\r\n"
+                            }
+                            "QUIT" => b"221 bye\r\n",
+                            _ => b"250 ok\r\n",
+                        };
+                        w.write_all(answer).await.unwrap();
+                        line.clear();
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn config(target: String, to: &str) -> SmtpConfig {
+        SmtpConfig {
+            target,
+            to: to.to_string(),
+            from: "load@example.test".to_string(),
+            messages: 30,
+            concurrency: 3,
+            size: 1000,
+            reuse: true,
+            rate: None,
+            starttls: false,
+            auth: None,
+            pipelining: true,
+            timeout: Duration::from_secs(5),
+            max_time: Duration::from_secs(20),
+            progress: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn pipelined_reuse_counts_acceptances_and_refusals() {
+        let target = pipelining_server().await;
+        let report = run(config(target.clone(), "alice@example.test"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.accepted, report.errors, report.connections),
+            (30, 0, 3)
+        );
+        assert_eq!(report.latency["mail"].count, 30);
+
+        // Refused recipients: counted as 5xx, and RSET keeps the connections usable.
+        let report = run(config(target, "reject@example.test")).await.unwrap();
+        assert_eq!(report.accepted, 0);
+        assert_eq!(report.rejected.permanent, 30);
+        assert_eq!((report.errors, report.connections), (0, 3));
+        assert!(!report.succeeded());
+        assert!(report.table().contains("rcpt: rejected with 5xx"));
+    }
+
+    #[tokio::test]
+    async fn paced_runs_take_their_time() {
+        let target = pipelining_server().await;
+        let mut cfg = config(target, "alice@example.test");
+        cfg.messages = 10;
+        cfg.rate = Some(40.0);
+        let started = Instant::now();
+        let report = run(cfg).await.unwrap();
+        assert_eq!(report.accepted, 10);
+        // The 10th message is due 9/40 s after the start.
+        assert!(started.elapsed() >= Duration::from_millis(225));
+    }
+}

@@ -183,6 +183,15 @@ impl Conn {
         })
     }
 
+    /// Wraps an already connected stream (tests use in-memory pipes).
+    #[cfg(test)]
+    pub fn from_stream(stream: Box<dyn Stream>, limits: Limits) -> Conn {
+        Conn {
+            io: BufReader::new(stream),
+            limits,
+        }
+    }
+
     /// Reads one line (see [`read_crlf_line`]).
     pub async fn read_line(&mut self, step: &'static str, max: usize) -> Result<Vec<u8>, Failure> {
         let io = &mut self.io;
