@@ -10,9 +10,16 @@
 //!
 //! Layout: [`framer`] cuts input into commands (lines plus literals, bounded),
 //! [`convert`] maps imap-codec's syntax tree to ours, [`view`] is the selected mailbox,
-//! [`list`] does LIST pattern matching, [`fetch`] renders FETCH data and [`machine`] is the
-//! state machine.
+//! [`list`] does LIST pattern matching, [`fetch`] renders FETCH data, [`jobs`] runs FETCH,
+//! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
+//! (commands are dispatched in `commands`, storage answers completed in `answers`).
+//!
+//! The actor owns the rest: it reads input only when told [`Action::Read`] (so a client
+//! that pipelines without reading replies is held back by TCP), runs requests for the
+//! logged-in user, and broadcasts the changes its own requests made (STORE, APPEND,
+//! EXPUNGE, MOVE, `\Seen` from FETCH) to the other sessions of that mailbox.
 
+mod answers;
 mod commands;
 pub mod convert;
 pub mod fetch;
@@ -92,9 +99,9 @@ pub enum Request {
     ListMailboxes,
     /// The subscribed names: [`Reply::Names`].
     Subscriptions,
-    /// Counters and messages of a mailbox: [`Reply::Mailbox`]. The actor should also
-    /// subscribe the connection to change events of this mailbox when `select` is true
-    /// (and unsubscribe from any earlier one).
+    /// Counters and messages of a mailbox: [`Reply::Mailbox`]. When `select` is true the
+    /// actor also subscribes the connection to this mailbox's change events (dropping any
+    /// earlier one; [`Session::selected_mailbox`] tells which mailbox is selected now).
     Open {
         /// The mailbox.
         mailbox: String,
@@ -134,6 +141,9 @@ pub enum Request {
         mailbox: String,
         /// Body, flags, date and summary.
         message: AppendMessage,
+        /// False when the client gave no date: the actor sets `message.internal_date` to
+        /// the current time (the session has no clock).
+        date_given: bool,
     },
     /// Change flags: [`Reply::Flags`].
     StoreFlags {

@@ -42,7 +42,14 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
         Request::Unsubscribe { mailbox } => {
             store.unsubscribe(USER, &mailbox).map(|_| Reply::Done)?
         }
-        Request::Append { mailbox, message } => {
+        Request::Append {
+            mailbox,
+            mut message,
+            date_given,
+        } => {
+            if !date_given {
+                message.internal_date = 1_700_000_000;
+            }
             let (v, u) = store.append(USER, &mailbox, message)?;
             Reply::Appended(v, u)
         }
@@ -407,6 +414,20 @@ fn expunge_copy_move_append() {
         h.say("i NOOP\r\n"),
         "* 1 EXISTS\r\n* 1 RECENT\r\ni OK NOOP completed\r\n"
     );
+    assert_eq!(
+        h.say("i2 FETCH 1 (INTERNALDATE)\r\n"),
+        "* 1 FETCH (INTERNALDATE \"14-Nov-2023 22:13:20 +0000\")\r\ni2 OK FETCH completed\r\n"
+    );
+    let out = h.say("i3 APPEND Archive \"01-Feb-2024 10:00:00 +0100\" {1+}\r\nx\r\n");
+    assert!(out.starts_with("i3 OK [APPENDUID "), "{out}");
+    let dates: Vec<i64> = h
+        .store
+        .messages(USER, "Archive")
+        .unwrap()
+        .iter()
+        .map(|m| m.internal_date)
+        .collect();
+    assert_eq!(dates.last(), Some(&1_706_778_000));
     assert_eq!(
         h.say("j APPEND Nope {1+}\r\nx\r\n"),
         "j NO [TRYCREATE] Mailbox does not exist\r\n"
