@@ -590,3 +590,31 @@ fn too_many_errors_close() {
     assert_eq!(out.matches("z BAD").count(), 20);
     assert!(h.closed);
 }
+
+#[test]
+fn fetch_reads_bodies_in_chunks_and_examine_is_read_only() {
+    let mut h = logged_in();
+    for _ in 0..40 {
+        h.deliver(MSG1, &[]);
+    }
+    h.say("a EXAMINE INBOX\r\n");
+    let out = h.say("b FETCH 1:* BODY[]\r\n");
+    // EXAMINE: BODY[] does not set \Seen, so no FLAGS are added.
+    assert_eq!(out.matches(" FETCH (BODY[] {55}\r\nFrom: Ann").count(), 40);
+    assert!(!out.contains("FLAGS"));
+    assert!(out.ends_with(")\r\nb OK FETCH completed\r\n"));
+    assert_eq!(
+        h.say("c STORE 1 +FLAGS (\\Seen)\r\n"),
+        "c NO Mailbox is read-only\r\n"
+    );
+    assert_eq!(h.say("d EXPUNGE\r\n"), "d NO Mailbox is read-only\r\n");
+    assert_eq!(h.say("e CLOSE\r\n"), "e OK CLOSE completed\r\n");
+    h.say("f SELECT INBOX\r\n");
+    let out = h.say("g UID FETCH 39:* (RFC822.HEADER)\r\n");
+    assert_eq!(
+        out,
+        "* 39 FETCH (UID 39 RFC822.HEADER {47}\r\nFrom: Ann <ann@example.org>\r\nSubject: hello\r\n\r\n)\r\n\
+         * 40 FETCH (UID 40 RFC822.HEADER {47}\r\nFrom: Ann <ann@example.org>\r\nSubject: hello\r\n\r\n)\r\n\
+         g OK FETCH completed\r\n"
+    );
+}
