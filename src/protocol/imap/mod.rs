@@ -8,6 +8,7 @@ pub mod address;
 pub mod search;
 pub mod section;
 pub mod sequence;
+pub mod session;
 pub mod structure;
 pub mod wire;
 

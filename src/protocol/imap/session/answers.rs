@@ -1,0 +1,216 @@
+//! Completion of commands from the actor's storage answers: the untagged data and the
+//! tagged result (RFC 3501 §7), with the response codes of RFC 5530, 4315 and 6851.
+
+use super::machine::{Awaiting, Session, State};
+use super::view::Selected;
+use super::{list, Reply, Request, StoreErrorKind};
+use crate::protocol::imap::wire::push_string;
+
+impl Session {
+    /// Completes a command with a storage answer.
+    pub(super) fn answer(&mut self, awaiting: Awaiting, result: Result<Reply, StoreErrorKind>) {
+        match (awaiting, result) {
+            (Awaiting::Job(job), result) => self.continue_job(job, result),
+            (Awaiting::Done { tag, command }, Ok(_)) => {
+                self.complete(&tag, &format!("OK {command} completed"), true)
+            }
+            (
+                Awaiting::List {
+                    tag,
+                    command,
+                    pattern,
+                    entries: None,
+                },
+                Ok(Reply::Mailboxes(e)),
+            ) => {
+                if command == "LSUB" {
+                    self.storage(
+                        Request::Subscriptions,
+                        Awaiting::List {
+                            tag,
+                            command,
+                            pattern,
+                            entries: Some(e),
+                        },
+                    );
+                } else {
+                    let text = list::render(command, &pattern.0, &pattern.1, &e, None);
+                    self.out.extend_from_slice(text.as_bytes());
+                    self.complete(&tag, "OK LIST completed", true);
+                }
+            }
+            (
+                Awaiting::List {
+                    tag,
+                    command,
+                    pattern,
+                    entries: Some(e),
+                },
+                Ok(Reply::Names(subs)),
+            ) => {
+                let text = list::render(command, &pattern.0, &pattern.1, &e, Some(&subs));
+                self.out.extend_from_slice(text.as_bytes());
+                self.complete(&tag, "OK LSUB completed", true);
+            }
+            (
+                Awaiting::Select {
+                    tag,
+                    name,
+                    read_only,
+                },
+                Ok(Reply::Mailbox {
+                    info,
+                    messages,
+                    first_recent_uid,
+                }),
+            ) => {
+                let sel = Selected::new(name, read_only, info, messages, first_recent_uid);
+                let mut t = String::new();
+                t.push_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+                if read_only {
+                    t.push_str("* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+                } else {
+                    t.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n");
+                }
+                t.push_str(&format!(
+                    "* {} EXISTS\r\n* {} RECENT\r\n",
+                    sel.exists(),
+                    sel.recent()
+                ));
+                if let Some(i) = sel.msgs.iter().position(|m| !m.has("\\Seen")) {
+                    t.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", i + 1));
+                }
+                t.push_str(&format!(
+                    "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n* OK [HIGHESTMODSEQ {}] Highest\r\n",
+                    info.uidvalidity, info.uidnext, info.highest_modseq
+                ));
+                self.out.extend_from_slice(t.as_bytes());
+                let (code, cmd) = if read_only {
+                    ("READ-ONLY", "EXAMINE")
+                } else {
+                    ("READ-WRITE", "SELECT")
+                };
+                self.tagged(&tag, &format!("OK [{code}] {cmd} completed"));
+                self.state = State::Selected(sel);
+            }
+            (
+                Awaiting::Status { tag, name, items },
+                Ok(Reply::Mailbox {
+                    info,
+                    messages,
+                    first_recent_uid,
+                }),
+            ) => {
+                let values: Vec<String> = items
+                    .iter()
+                    .map(|i| {
+                        let v = match *i {
+                            "MESSAGES" => u64::from(info.exists),
+                            "RECENT" => messages
+                                .iter()
+                                .filter(|m| m.uid >= first_recent_uid)
+                                .count() as u64,
+                            "UIDNEXT" => u64::from(info.uidnext),
+                            "UIDVALIDITY" => u64::from(info.uidvalidity),
+                            "UNSEEN" => messages
+                                .iter()
+                                .filter(|m| {
+                                    !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"))
+                                })
+                                .count() as u64,
+                            _ => info.highest_modseq,
+                        };
+                        format!("{i} {v}")
+                    })
+                    .collect();
+                let mut t = "* STATUS ".to_owned();
+                push_string(&mut t, &name);
+                t.push_str(&format!(" ({})\r\n", values.join(" ")));
+                self.out.extend_from_slice(t.as_bytes());
+                self.complete(&tag, "OK STATUS completed", true);
+            }
+            (Awaiting::Append { tag }, Ok(Reply::Appended(validity, uid))) => {
+                self.complete(
+                    &tag,
+                    &format!("OK [APPENDUID {validity} {uid}] APPEND completed"),
+                    true,
+                );
+            }
+            (Awaiting::Copy { tag, is_move, uid }, Ok(Reply::Copied(c))) => {
+                let code = if c.pairs.is_empty() {
+                    String::new()
+                } else {
+                    let src: Vec<String> = c.pairs.iter().map(|p| p.0.to_string()).collect();
+                    let dst: Vec<String> = c.pairs.iter().map(|p| p.1.to_string()).collect();
+                    format!(
+                        "[COPYUID {} {} {}] ",
+                        c.uidvalidity,
+                        src.join(","),
+                        dst.join(",")
+                    )
+                };
+                if is_move {
+                    // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+                    if !code.is_empty() {
+                        self.out
+                            .extend_from_slice(format!("* OK {code}Moved\r\n").as_bytes());
+                    }
+                    if let State::Selected(sel) = &mut self.state {
+                        let moved: Vec<u32> = c.pairs.iter().map(|p| p.0).collect();
+                        let t = sel.remove_now(&moved);
+                        self.out.extend_from_slice(t.as_bytes());
+                    }
+                    self.complete(&tag, "OK MOVE completed", true);
+                } else {
+                    self.complete(&tag, &format!("OK {code}COPY completed"), uid);
+                }
+            }
+            (Awaiting::Expunge { tag, close }, Ok(Reply::Expunged(uids))) => {
+                if close {
+                    self.state = State::Authenticated;
+                    self.tagged(&tag, "OK CLOSE completed");
+                } else {
+                    if let State::Selected(sel) = &mut self.state {
+                        let t = sel.remove_now(&uids);
+                        self.out.extend_from_slice(t.as_bytes());
+                    }
+                    self.complete(&tag, "OK EXPUNGE completed", true);
+                }
+            }
+            (awaiting, Err(e)) => {
+                let tag = awaiting_tag(&awaiting);
+                let text = match (e, &awaiting) {
+                    (StoreErrorKind::NotFound, Awaiting::Append { .. } | Awaiting::Copy { .. }) => {
+                        "NO [TRYCREATE] Mailbox does not exist"
+                    }
+                    (StoreErrorKind::NotFound, _) => "NO [NONEXISTENT] Mailbox does not exist",
+                    (StoreErrorKind::AlreadyExists, _) => "NO [ALREADYEXISTS] Mailbox exists",
+                    (StoreErrorKind::NotPermitted, _) => "NO [CANNOT] Operation not permitted",
+                    (StoreErrorKind::Invalid, _) => "NO [CANNOT] Invalid name or argument",
+                    (StoreErrorKind::Full, _) => "NO [OVERQUOTA] No space left",
+                    (StoreErrorKind::Failed, _) => "NO [SERVERBUG] Storage failure",
+                };
+                self.complete(&tag, text, true);
+            }
+            (awaiting, Ok(_)) => {
+                let tag = awaiting_tag(&awaiting);
+                self.complete(&tag, "NO [SERVERBUG] Unexpected storage reply", true);
+            }
+        }
+    }
+}
+
+fn awaiting_tag(a: &Awaiting) -> String {
+    match a {
+        Awaiting::Login { tag }
+        | Awaiting::Done { tag, .. }
+        | Awaiting::List { tag, .. }
+        | Awaiting::Select { tag, .. }
+        | Awaiting::Status { tag, .. }
+        | Awaiting::Append { tag }
+        | Awaiting::Copy { tag, .. }
+        | Awaiting::Expunge { tag, .. } => tag.clone(),
+        Awaiting::Job(j) => j.tag().to_owned(),
+        Awaiting::Tls => "*".to_owned(),
+    }
+}

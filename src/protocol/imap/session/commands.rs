@@ -1,0 +1,447 @@
+//! Command dispatch by state (RFC 3501 §6) and the completion of storage answers.
+
+use imap_codec::imap_types::{
+    auth::AuthMechanism,
+    command::CommandBody,
+    extensions::{binary::LiteralOrLiteral8, enable::CapabilityEnable},
+    flag::{StoreResponse, StoreType},
+    status::StatusDataItemName,
+};
+
+use super::convert::{flag, list_pattern, mailbox_name, search_key, sequence_set};
+use super::jobs::Job;
+use super::machine::{Awaiting, Mode, Session, State};
+use super::{Action, Request};
+use crate::protocol::imap::structure::summarize;
+use crate::storage::{AppendMessage, FlagOp};
+
+const NEED_AUTH: &str = "BAD Command not valid in this state";
+
+impl Session {
+    /// Runs one parsed command.
+    pub(super) fn dispatch(&mut self, tag: String, body: CommandBody<'_>) {
+        let authed = !matches!(self.state, State::NotAuthenticated);
+        let selected = matches!(self.state, State::Selected(_));
+        match body {
+            CommandBody::Capability => {
+                let caps = self.capabilities();
+                self.out
+                    .extend_from_slice(format!("* CAPABILITY {caps}\r\n").as_bytes());
+                self.complete(&tag, "OK CAPABILITY completed", true);
+            }
+            CommandBody::Noop => self.complete(&tag, "OK NOOP completed", true),
+            CommandBody::Check if selected => self.complete(&tag, "OK CHECK completed", true),
+            CommandBody::Logout => {
+                self.out.extend_from_slice(b"* BYE Logging out\r\n");
+                self.tagged(&tag, "OK LOGOUT completed");
+                self.state = State::Logout;
+                self.closing = true;
+            }
+            CommandBody::StartTLS if !authed => {
+                if self.tls_active {
+                    self.bad(Some(&tag), "TLS already active");
+                } else {
+                    self.tagged(&tag, "OK Begin TLS negotiation now");
+                    self.request(Action::StartTls, Awaiting::Tls);
+                }
+            }
+            CommandBody::Login { username, password } if !authed => {
+                if !self.login_allowed() {
+                    self.tagged(&tag, "NO [PRIVACYREQUIRED] LOGIN disabled: use STARTTLS");
+                    return;
+                }
+                let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                let password = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                self.request(
+                    Action::Authenticate { user, password },
+                    Awaiting::Login { tag },
+                );
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } if !authed => {
+                if mechanism != AuthMechanism::Plain {
+                    self.tagged(&tag, "NO Unsupported authentication mechanism");
+                } else if !self.login_allowed() {
+                    self.tagged(&tag, "NO [PRIVACYREQUIRED] Use STARTTLS first");
+                } else if let Some(ir) = initial_response {
+                    // RFC 4959: the initial response arrives decoded; re-encode for one path.
+                    use base64::Engine;
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(ir.declassify());
+                    self.sasl_plain(&tag, b64.as_bytes());
+                } else {
+                    self.out.extend_from_slice(b"+ \r\n");
+                    self.mode = Mode::AuthPlain(tag);
+                }
+            }
+            CommandBody::Enable { capabilities } if authed => {
+                let mut enabled = Vec::new();
+                for c in capabilities.as_ref() {
+                    if matches!(c, CapabilityEnable::CondStore) {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE");
+                    }
+                }
+                self.out.extend_from_slice(
+                    format!("* ENABLED {}\r\n", enabled.join(" "))
+                        .trim_end()
+                        .as_bytes(),
+                );
+                self.out.extend_from_slice(b"\r\n");
+                self.complete(&tag, "OK ENABLE completed", true);
+            }
+            CommandBody::Id { .. } => {
+                self.out
+                    .extend_from_slice(b"* ID (\"name\" \"Hermod\")\r\n");
+                self.complete(&tag, "OK ID completed", true);
+            }
+            CommandBody::Namespace if authed => {
+                self.out
+                    .extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                self.complete(&tag, "OK NAMESPACE completed", true);
+            }
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } if authed => {
+                self.condstore |= !parameters.is_empty();
+                self.open(tag, mailbox_name(&mailbox), false);
+            }
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } if authed => {
+                self.condstore |= !parameters.is_empty();
+                self.open(tag, mailbox_name(&mailbox), true);
+            }
+            CommandBody::Create { mailbox } if authed => {
+                let mut name = mailbox_name(&mailbox);
+                // RFC 3501 §6.3.3: a trailing separator declares intent to hold children.
+                if name.len() > 1 && name.ends_with('/') {
+                    name.pop();
+                }
+                self.simple(tag, "CREATE", Request::Create { mailbox: name });
+            }
+            CommandBody::Delete { mailbox } if authed => {
+                let mailbox = mailbox_name(&mailbox);
+                self.simple(tag, "DELETE", Request::Delete { mailbox });
+            }
+            CommandBody::Rename { from, to } if authed => {
+                let (from, to) = (mailbox_name(&from), mailbox_name(&to));
+                self.simple(tag, "RENAME", Request::Rename { from, to });
+            }
+            CommandBody::Subscribe { mailbox } if authed => {
+                let mailbox = mailbox_name(&mailbox);
+                self.simple(tag, "SUBSCRIBE", Request::Subscribe { mailbox });
+            }
+            CommandBody::Unsubscribe { mailbox } if authed => {
+                let mailbox = mailbox_name(&mailbox);
+                self.simple(tag, "UNSUBSCRIBE", Request::Unsubscribe { mailbox });
+            }
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } if authed => {
+                let pattern = (mailbox_name(&reference), list_pattern(&mailbox_wildcard));
+                self.storage(
+                    Request::ListMailboxes,
+                    Awaiting::List {
+                        tag,
+                        command: "LIST",
+                        pattern,
+                        entries: None,
+                    },
+                );
+            }
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } if authed => {
+                let pattern = (mailbox_name(&reference), list_pattern(&mailbox_wildcard));
+                self.storage(
+                    Request::ListMailboxes,
+                    Awaiting::List {
+                        tag,
+                        command: "LSUB",
+                        pattern,
+                        entries: None,
+                    },
+                );
+            }
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } if authed => {
+                let items = item_names
+                    .iter()
+                    .filter_map(|i| match i {
+                        StatusDataItemName::Messages => Some("MESSAGES"),
+                        StatusDataItemName::Recent => Some("RECENT"),
+                        StatusDataItemName::UidNext => Some("UIDNEXT"),
+                        StatusDataItemName::UidValidity => Some("UIDVALIDITY"),
+                        StatusDataItemName::Unseen => Some("UNSEEN"),
+                        StatusDataItemName::HighestModSeq => Some("HIGHESTMODSEQ"),
+                        _ => None,
+                    })
+                    .collect();
+                let name = mailbox_name(&mailbox);
+                self.storage(
+                    Request::Open {
+                        mailbox: name.clone(),
+                        select: false,
+                    },
+                    Awaiting::Status { tag, name, items },
+                );
+            }
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } if authed => {
+                let body = match message {
+                    LiteralOrLiteral8::Literal(l) => l.data().to_vec(),
+                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
+                };
+                let summary = postcard::to_allocvec(&summarize(&body)).ok();
+                let date_given = date.is_some();
+                let internal_date = date.map_or(0, |d| d.as_ref().timestamp());
+                let message = AppendMessage {
+                    body: body.into(),
+                    flags: flags.iter().map(flag).collect(),
+                    internal_date,
+                    summary,
+                };
+                let mailbox = mailbox_name(&mailbox);
+                self.storage(
+                    Request::Append {
+                        mailbox,
+                        message,
+                        date_given,
+                    },
+                    Awaiting::Append { tag },
+                );
+            }
+            CommandBody::Idle if authed => {
+                self.out.extend_from_slice(b"+ idling\r\n");
+                self.flush_updates(true);
+                self.mode = Mode::Idle(tag);
+            }
+            CommandBody::Close | CommandBody::Unselect if selected => {
+                let close = matches!(body, CommandBody::Close);
+                let State::Selected(sel) = &self.state else {
+                    return;
+                };
+                if close && !sel.read_only {
+                    let mailbox = sel.name.clone();
+                    self.storage(
+                        Request::Expunge {
+                            mailbox,
+                            uids: None,
+                        },
+                        Awaiting::Expunge { tag, close: true },
+                    );
+                } else {
+                    self.state = State::Authenticated;
+                    let name = if close { "CLOSE" } else { "UNSELECT" };
+                    self.tagged(&tag, &format!("OK {name} completed"));
+                }
+            }
+            CommandBody::Expunge if selected => self.expunge(tag, None),
+            CommandBody::ExpungeUid { sequence_set: set } if selected => {
+                let set = sequence_set(&set);
+                let State::Selected(sel) = &self.state else {
+                    return;
+                };
+                let uids = sel
+                    .resolve(&set, true)
+                    .into_iter()
+                    .filter_map(|s| sel.get(s).map(|m| m.uid))
+                    .collect();
+                self.expunge(tag, Some(uids));
+            }
+            CommandBody::Search {
+                charset,
+                criteria,
+                uid,
+            } if selected => {
+                if let Some(c) = charset {
+                    let c = match &c {
+                        imap_codec::imap_types::core::Charset::Atom(a) => a.inner().to_owned(),
+                        imap_codec::imap_types::core::Charset::Quoted(q) => q.inner().to_owned(),
+                    };
+                    if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
+                        self.tagged(&tag, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+                        return;
+                    }
+                }
+                let keys = criteria.as_ref().iter().map(search_key).collect();
+                let key = crate::protocol::imap::search::SearchKey::And(keys);
+                self.start_job(Job::search(tag, key, uid, self.selected_seqs()));
+            }
+            CommandBody::Fetch {
+                sequence_set: set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } if selected => {
+                let mut items = super::fetch::items(&macro_or_item_names);
+                if !modifiers.is_empty() || items.contains(&super::fetch::Item::ModSeq) {
+                    self.condstore = true;
+                }
+                let changed_since = modifiers.iter().find_map(|m| match m {
+                    imap_codec::imap_types::command::FetchModifier::ChangedSince(n) => {
+                        Some(n.get())
+                    }
+                    _ => None,
+                });
+                let State::Selected(sel) = &self.state else {
+                    return;
+                };
+                let mut seqs = sel.resolve(&sequence_set(&set), uid);
+                if let Some(since) = changed_since {
+                    seqs.retain(|s| sel.get(*s).is_some_and(|m| m.modseq > since));
+                    if !items.contains(&super::fetch::Item::ModSeq) {
+                        items.push(super::fetch::Item::ModSeq);
+                    }
+                }
+                let read_only = sel.read_only;
+                self.start_job(Job::fetch(tag, items, uid, seqs, read_only));
+            }
+            CommandBody::Store {
+                sequence_set: set,
+                kind,
+                response,
+                flags,
+                uid,
+                modifiers,
+            } if selected => {
+                let State::Selected(sel) = &self.state else {
+                    return;
+                };
+                if sel.read_only {
+                    self.tagged(&tag, "NO Mailbox is read-only");
+                    return;
+                }
+                let op = match kind {
+                    StoreType::Replace => FlagOp::Set,
+                    StoreType::Add => FlagOp::Add,
+                    StoreType::Remove => FlagOp::Remove,
+                };
+                let unchanged_since = modifiers
+                    .iter()
+                    .map(|imap_codec::imap_types::command::StoreModifier::UnchangedSince(n)| *n)
+                    .next();
+                if unchanged_since.is_some() {
+                    self.condstore = true;
+                }
+                let seqs = sel.resolve(&sequence_set(&set), uid);
+                let uids = seqs
+                    .iter()
+                    .filter_map(|s| sel.get(*s).map(|m| m.uid))
+                    .collect();
+                let request = Request::StoreFlags {
+                    mailbox: sel.name.clone(),
+                    uids,
+                    op,
+                    flags: flags.iter().map(flag).collect(),
+                    unchanged_since,
+                };
+                let silent = matches!(response, StoreResponse::Silent);
+                self.storage(request, Awaiting::Job(Job::store(tag, uid, silent)));
+            }
+            CommandBody::Copy {
+                sequence_set: set,
+                mailbox,
+                uid,
+            } if selected => self.copy(tag, &set, mailbox_name(&mailbox), uid, false),
+            CommandBody::Move {
+                sequence_set: set,
+                mailbox,
+                uid,
+            } if selected => self.copy(tag, &set, mailbox_name(&mailbox), uid, true),
+            _ => {
+                if authed {
+                    self.bad(
+                        Some(&tag),
+                        "Command not valid in this state or not supported",
+                    );
+                } else {
+                    self.tagged(&tag, NEED_AUTH);
+                }
+            }
+        }
+    }
+
+    fn selected_seqs(&self) -> Vec<u32> {
+        match &self.state {
+            State::Selected(sel) => (1..=sel.exists()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn simple(&mut self, tag: String, command: &'static str, request: Request) {
+        self.storage(request, Awaiting::Done { tag, command });
+    }
+
+    fn open(&mut self, tag: String, name: String, read_only: bool) {
+        // RFC 3501 §6.3.1: a SELECT, even a failing one, leaves the selected state.
+        self.state = State::Authenticated;
+        self.storage(
+            Request::Open {
+                mailbox: name.clone(),
+                select: true,
+            },
+            Awaiting::Select {
+                tag,
+                name,
+                read_only,
+            },
+        );
+    }
+
+    fn expunge(&mut self, tag: String, uids: Option<Vec<u32>>) {
+        let State::Selected(sel) = &self.state else {
+            return;
+        };
+        if sel.read_only {
+            self.tagged(&tag, "NO Mailbox is read-only");
+            return;
+        }
+        let mailbox = sel.name.clone();
+        self.storage(
+            Request::Expunge { mailbox, uids },
+            Awaiting::Expunge { tag, close: false },
+        );
+    }
+
+    fn copy(
+        &mut self,
+        tag: String,
+        set: &imap_codec::imap_types::sequence::SequenceSet,
+        to: String,
+        uid: bool,
+        is_move: bool,
+    ) {
+        let State::Selected(sel) = &self.state else {
+            return;
+        };
+        if is_move && sel.read_only {
+            self.tagged(&tag, "NO Mailbox is read-only");
+            return;
+        }
+        let seqs = sel.resolve(&sequence_set(set), uid);
+        let uids = seqs
+            .iter()
+            .filter_map(|s| sel.get(*s).map(|m| m.uid))
+            .collect();
+        let from = sel.name.clone();
+        let request = if is_move {
+            Request::Move { from, uids, to }
+        } else {
+            Request::Copy { from, uids, to }
+        };
+        self.storage(request, Awaiting::Copy { tag, is_move, uid });
+    }
+}

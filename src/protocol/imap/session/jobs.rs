@@ -1,0 +1,351 @@
+//! Commands that run over many messages in steps: FETCH (set `\Seen`, then read bodies
+//! in chunks), SEARCH (read bodies in chunks only when a key needs them) and STORE.
+
+use chrono::{TimeZone, Utc};
+
+use super::fetch::{flag_list, render, summary_of, Item};
+use super::machine::{Awaiting, Session, State};
+use super::{Reply, Request, StoreErrorKind};
+use crate::protocol::imap::search::{matches, needs_raw, SearchContext, SearchKey};
+use crate::storage::FlagOp;
+
+/// Messages whose bodies are read per request, bounding memory per step.
+const CHUNK: usize = 16;
+
+/// A multi-step command in progress.
+#[derive(Debug)]
+pub enum Job {
+    /// FETCH / UID FETCH.
+    Fetch {
+        /// Command tag.
+        tag: String,
+        /// Items asked for.
+        items: Vec<Item>,
+        /// UID FETCH.
+        uid: bool,
+        /// Sequence numbers still to answer, ascending.
+        seqs: Vec<u32>,
+        /// Read-only (EXAMINE): no `\Seen`.
+        read_only: bool,
+        /// The `\Seen` update was done (or not needed).
+        seen_done: bool,
+        /// Sequence numbers whose bodies were requested.
+        chunk: Vec<u32>,
+    },
+    /// SEARCH / UID SEARCH.
+    Search {
+        /// Command tag.
+        tag: String,
+        /// The key.
+        key: SearchKey,
+        /// UID SEARCH.
+        uid: bool,
+        /// Sequence numbers still to test.
+        seqs: Vec<u32>,
+        /// Matches so far (sequence numbers or UIDs).
+        hits: Vec<u32>,
+        /// Sequence numbers whose bodies were requested.
+        chunk: Vec<u32>,
+    },
+    /// STORE / UID STORE waiting for the store's answer.
+    Store {
+        /// Command tag.
+        tag: String,
+        /// UID STORE.
+        uid: bool,
+        /// `.SILENT`.
+        silent: bool,
+    },
+}
+
+impl Job {
+    /// A FETCH job.
+    pub fn fetch(tag: String, items: Vec<Item>, uid: bool, seqs: Vec<u32>, read_only: bool) -> Job {
+        Job::Fetch {
+            tag,
+            items,
+            uid,
+            seqs,
+            read_only,
+            seen_done: false,
+            chunk: Vec::new(),
+        }
+    }
+
+    /// A SEARCH job over `seqs`.
+    pub fn search(tag: String, key: SearchKey, uid: bool, seqs: Vec<u32>) -> Job {
+        Job::Search {
+            tag,
+            key,
+            uid,
+            seqs,
+            hits: Vec::new(),
+            chunk: Vec::new(),
+        }
+    }
+
+    /// A STORE job.
+    pub fn store(tag: String, uid: bool, silent: bool) -> Job {
+        Job::Store { tag, uid, silent }
+    }
+
+    /// The command tag.
+    pub fn tag(&self) -> &str {
+        match self {
+            Job::Fetch { tag, .. } | Job::Search { tag, .. } | Job::Store { tag, .. } => tag,
+        }
+    }
+}
+
+impl Session {
+    /// Starts (or resumes) a job.
+    pub(super) fn start_job(&mut self, job: Job) {
+        self.continue_job(job, Ok(Reply::Done));
+    }
+
+    /// Advances a job with the answer to its last request.
+    pub(super) fn continue_job(&mut self, job: Job, result: Result<Reply, StoreErrorKind>) {
+        let reply = match result {
+            Ok(r) => r,
+            Err(_) => {
+                self.complete(job.tag(), "NO [SERVERBUG] Storage failure", false);
+                return;
+            }
+        };
+        match job {
+            Job::Store { tag, uid, silent } => self.finish_store(&tag, uid, silent, reply),
+            Job::Fetch { .. } => self.fetch_step(job, reply),
+            Job::Search { .. } => self.search_step(job, reply),
+        }
+    }
+
+    fn finish_store(&mut self, tag: &str, uid: bool, silent: bool, reply: Reply) {
+        let Reply::Flags(update) = reply else {
+            self.complete(tag, "NO [SERVERBUG] Unexpected storage reply", false);
+            return;
+        };
+        let condstore = self.condstore;
+        if let State::Selected(sel) = &mut self.state {
+            for c in &update.updated {
+                sel.apply_flags(c);
+                let Some(seq) = sel.seq_of(c.uid) else {
+                    continue;
+                };
+                if silent && !(condstore && c.changed) {
+                    continue;
+                }
+                let Some(m) = sel.get(seq) else { continue };
+                let mut t = format!("* {seq} FETCH (");
+                if uid {
+                    t.push_str(&format!("UID {} ", m.uid));
+                }
+                if silent {
+                    // RFC 7162 §3.2: with .SILENT only the new MODSEQ is reported.
+                    t.push_str(&format!("MODSEQ ({}))\r\n", m.modseq));
+                } else if condstore {
+                    t.push_str(&format!(
+                        "FLAGS {} MODSEQ ({}))\r\n",
+                        flag_list(m),
+                        m.modseq
+                    ));
+                } else {
+                    t.push_str(&format!("FLAGS {})\r\n", flag_list(m)));
+                }
+                self.out.extend_from_slice(t.as_bytes());
+            }
+        }
+        if update.modified.is_empty() {
+            self.complete(tag, "OK STORE completed", uid);
+        } else {
+            let list: Vec<String> = match &self.state {
+                State::Selected(sel) if !uid => update
+                    .modified
+                    .iter()
+                    .filter_map(|u| sel.seq_of(*u))
+                    .map(|s| s.to_string())
+                    .collect(),
+                _ => update.modified.iter().map(u32::to_string).collect(),
+            };
+            let text = format!("OK [MODIFIED {}] Conditional STORE failed", list.join(","));
+            self.complete(tag, &text, uid);
+        }
+    }
+
+    fn fetch_step(&mut self, job: Job, reply: Reply) {
+        let Job::Fetch {
+            tag,
+            mut items,
+            uid,
+            mut seqs,
+            read_only,
+            mut seen_done,
+            chunk,
+        } = job
+        else {
+            return;
+        };
+        let State::Selected(sel) = &mut self.state else {
+            return;
+        };
+        if let Reply::Flags(update) = &reply {
+            for c in &update.updated {
+                sel.apply_flags(c);
+            }
+        }
+        if !seen_done {
+            seen_done = true;
+            if !read_only && items.iter().any(Item::sets_seen) {
+                let uids: Vec<u32> = seqs
+                    .iter()
+                    .filter_map(|s| sel.get(*s))
+                    .filter(|m| !m.has("\\Seen"))
+                    .map(|m| m.uid)
+                    .collect();
+                if !uids.is_empty() {
+                    // RFC 3501 §6.4.5: the changed flags are returned with the data.
+                    if !items.contains(&Item::Flags) {
+                        items.push(Item::Flags);
+                    }
+                    let request = Request::StoreFlags {
+                        mailbox: sel.name.clone(),
+                        uids,
+                        op: FlagOp::Add,
+                        flags: vec!["\\Seen".to_owned()],
+                        unchanged_since: None,
+                    };
+                    let job = Job::Fetch {
+                        tag,
+                        items,
+                        uid,
+                        seqs,
+                        read_only,
+                        seen_done,
+                        chunk,
+                    };
+                    self.storage(request, Awaiting::Job(job));
+                    return;
+                }
+            }
+        }
+        let with_modseq = self.condstore && items.contains(&Item::ModSeq);
+        let mut out = Vec::new();
+        if let Reply::Blobs(blobs) = reply {
+            for (seq, raw) in chunk.iter().zip(blobs) {
+                if let (Some(m), Some(raw)) = (sel.get(*seq), raw) {
+                    out.extend(render(*seq, m, &items, Some(&raw), uid, with_modseq));
+                }
+            }
+        }
+        let wants_raw = items.iter().any(Item::needs_raw);
+        let wants_summary = items.iter().any(Item::needs_summary);
+        while !seqs.is_empty() {
+            let first = seqs[0];
+            let Some(m) = sel.get(first) else {
+                seqs.remove(0);
+                continue;
+            };
+            if wants_raw || (wants_summary && summary_of(m, None).is_none()) {
+                let n = seqs.len().min(CHUNK);
+                let chunk: Vec<u32> = seqs.drain(..n).collect();
+                let blobs = chunk
+                    .iter()
+                    .filter_map(|s| sel.get(*s))
+                    .map(|m| m.blob)
+                    .collect();
+                self.out.extend(out);
+                let job = Job::Fetch {
+                    tag,
+                    items,
+                    uid,
+                    seqs,
+                    read_only,
+                    seen_done,
+                    chunk,
+                };
+                self.storage(Request::ReadBlobs(blobs), Awaiting::Job(job));
+                return;
+            }
+            out.extend(render(first, m, &items, None, uid, with_modseq));
+            seqs.remove(0);
+        }
+        self.out.extend(out);
+        self.complete(&tag, "OK FETCH completed", uid);
+    }
+
+    fn search_step(&mut self, job: Job, reply: Reply) {
+        let Job::Search {
+            tag,
+            key,
+            uid,
+            mut seqs,
+            mut hits,
+            chunk,
+        } = job
+        else {
+            return;
+        };
+        let State::Selected(sel) = &self.state else {
+            return;
+        };
+        let max_seq = sel.exists();
+        let max_uid = sel.max_uid();
+        let test = |seq: u32, raw: Option<&[u8]>| -> Option<u32> {
+            let m = sel.get(seq)?;
+            let date = Utc
+                .timestamp_opt(m.internal_date, 0)
+                .single()
+                .unwrap_or_default()
+                .fixed_offset();
+            let ctx = SearchContext {
+                seq,
+                max_seq,
+                uid: m.uid,
+                max_uid,
+                flags: &m.flags,
+                recent: m.recent,
+                internal_date: date,
+                size: m.size,
+                modseq: m.modseq,
+                raw,
+            };
+            matches(&key, &ctx).then_some(if uid { m.uid } else { seq })
+        };
+        if let Reply::Blobs(blobs) = reply {
+            for (seq, raw) in chunk.iter().zip(blobs) {
+                hits.extend(test(*seq, raw.as_deref()));
+            }
+        }
+        if needs_raw(&key) {
+            if !seqs.is_empty() {
+                let n = seqs.len().min(CHUNK * 4);
+                let chunk: Vec<u32> = seqs.drain(..n).collect();
+                let blobs = chunk
+                    .iter()
+                    .filter_map(|s| sel.get(*s))
+                    .map(|m| m.blob)
+                    .collect();
+                let job = Job::Search {
+                    tag,
+                    key,
+                    uid,
+                    seqs,
+                    hits,
+                    chunk,
+                };
+                self.storage(Request::ReadBlobs(blobs), Awaiting::Job(job));
+                return;
+            }
+        } else {
+            for seq in seqs.drain(..) {
+                hits.extend(test(seq, None));
+            }
+        }
+        let mut line = "* SEARCH".to_owned();
+        for h in &hits {
+            line.push_str(&format!(" {h}"));
+        }
+        line.push_str("\r\n");
+        self.out.extend_from_slice(line.as_bytes());
+        self.complete(&tag, "OK SEARCH completed", uid);
+    }
+}

@@ -1,0 +1,261 @@
+//! The pure IMAP4rev1 session state machine (RFC 3501) with IDLE, UIDPLUS, MOVE, ENABLE,
+//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE and CONDSTORE.
+//!
+//! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
+//! connection actor must do: write bytes, read more, check credentials, run a storage
+//! [`Request`], start TLS or close. Each request is answered through the matching method
+//! ([`Session::auth_done`], [`Session::storage_done`], [`Session::tls_started`]); until then
+//! no further input is processed. Changes made by other sessions reach the selected view
+//! through [`Session::mailbox_changed`] and are announced where RFC 3501 §7 allows.
+//!
+//! Layout: [`framer`] cuts input into commands (lines plus literals, bounded),
+//! [`convert`] maps imap-codec's syntax tree to ours, [`view`] is the selected mailbox,
+//! [`list`] does LIST pattern matching, [`fetch`] renders FETCH data, [`jobs`] runs FETCH,
+//! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
+//! (commands are dispatched in `commands`, storage answers completed in `answers`).
+//!
+//! The actor owns the rest: it reads input only when told [`Action::Read`] (so a client
+//! that pipelines without reading replies is held back by TCP), runs requests for the
+//! logged-in user, and broadcasts the changes its own requests made (STORE, APPEND,
+//! EXPUNGE, MOVE, `\Seen` from FETCH) to the other sessions of that mailbox.
+
+mod answers;
+mod commands;
+pub mod convert;
+pub mod fetch;
+pub mod framer;
+pub mod jobs;
+pub mod list;
+pub mod machine;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use machine::Session;
+
+use bytes::Bytes;
+
+use crate::storage::{
+    AppendMessage, BlobId, CopyUids, FlagChange, FlagOp, FlagsUpdate, MailboxEntry, MailboxInfo,
+    MessageMeta,
+};
+
+/// Limits and names for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Host name shown in the greeting.
+    pub hostname: String,
+    /// Longest command line, CRLF included (literals not counted).
+    pub max_line: usize,
+    /// Largest literal accepted: the maximum message size for APPEND.
+    pub max_literal: u32,
+    /// Failed logins before the session is closed.
+    pub max_auth_failures: usize,
+    /// Protocol errors (BAD) before the session is closed.
+    pub max_errors: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            hostname: "localhost".to_owned(),
+            max_line: 64 * 1024,
+            max_literal: 32 * 1024 * 1024,
+            max_auth_failures: 3,
+            max_errors: 50,
+        }
+    }
+}
+
+/// What the connection actor must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send these bytes to the client.
+    Write(Vec<u8>),
+    /// Read more input and pass it to [`Session::receive`].
+    Read,
+    /// Check credentials; answer with [`Session::auth_done`].
+    Authenticate {
+        /// Login name as given.
+        user: String,
+        /// Password as given.
+        password: String,
+    },
+    /// Run a storage operation for the logged-in user; answer with
+    /// [`Session::storage_done`].
+    Storage(Request),
+    /// Start TLS on the connection (the `OK` has been written); then call
+    /// [`Session::tls_started`].
+    StartTls,
+    /// Close the connection (everything to write has been handed out).
+    Close,
+}
+
+/// A storage operation for the logged-in user (see [`crate::storage::Store`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Every mailbox: [`Reply::Mailboxes`].
+    ListMailboxes,
+    /// The subscribed names: [`Reply::Names`].
+    Subscriptions,
+    /// Counters and messages of a mailbox: [`Reply::Mailbox`]. When `select` is true the
+    /// actor also subscribes the connection to this mailbox's change events (dropping any
+    /// earlier one; [`Session::selected_mailbox`] tells which mailbox is selected now).
+    Open {
+        /// The mailbox.
+        mailbox: String,
+        /// SELECT/EXAMINE (true) or STATUS (false).
+        select: bool,
+    },
+    /// Create a mailbox: [`Reply::Done`].
+    Create {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// Delete a mailbox: [`Reply::Done`].
+    Delete {
+        /// The mailbox.
+        mailbox: String,
+    },
+    /// Rename a mailbox: [`Reply::Done`].
+    Rename {
+        /// Current name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Subscribe a name: [`Reply::Done`].
+    Subscribe {
+        /// The name.
+        mailbox: String,
+    },
+    /// Unsubscribe a name: [`Reply::Done`].
+    Unsubscribe {
+        /// The name.
+        mailbox: String,
+    },
+    /// Append a message: [`Reply::Appended`].
+    Append {
+        /// Destination mailbox.
+        mailbox: String,
+        /// Body, flags, date and summary.
+        message: AppendMessage,
+        /// False when the client gave no date: the actor sets `message.internal_date` to
+        /// the current time (the session has no clock).
+        date_given: bool,
+    },
+    /// Change flags: [`Reply::Flags`].
+    StoreFlags {
+        /// The mailbox.
+        mailbox: String,
+        /// Messages.
+        uids: Vec<u32>,
+        /// Set, add or remove.
+        op: FlagOp,
+        /// The flags.
+        flags: Vec<String>,
+        /// CONDSTORE UNCHANGEDSINCE.
+        unchanged_since: Option<u64>,
+    },
+    /// Copy messages: [`Reply::Copied`].
+    Copy {
+        /// Source mailbox.
+        from: String,
+        /// Source UIDs.
+        uids: Vec<u32>,
+        /// Destination mailbox.
+        to: String,
+    },
+    /// Move messages: [`Reply::Copied`].
+    Move {
+        /// Source mailbox.
+        from: String,
+        /// Source UIDs.
+        uids: Vec<u32>,
+        /// Destination mailbox.
+        to: String,
+    },
+    /// Expunge `\Deleted` messages (only among `uids` if given): [`Reply::Expunged`].
+    Expunge {
+        /// The mailbox.
+        mailbox: String,
+        /// UID EXPUNGE subset.
+        uids: Option<Vec<u32>>,
+    },
+    /// Read message bodies: [`Reply::Blobs`], one entry per id in order (`None` if gone).
+    ReadBlobs(Vec<BlobId>),
+}
+
+/// The successful answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Done, nothing to report.
+    Done,
+    /// Answer to [`Request::ListMailboxes`].
+    Mailboxes(Vec<MailboxEntry>),
+    /// Answer to [`Request::Subscriptions`].
+    Names(Vec<String>),
+    /// Answer to [`Request::Open`]: counters, messages in UID order, and the first UID
+    /// that is `\Recent` for this session (RFC 3501 §2.3.2; `info.uidnext` for none).
+    Mailbox {
+        /// Counters.
+        info: MailboxInfo,
+        /// Messages in UID order.
+        messages: Vec<MessageMeta>,
+        /// Messages with this UID or above are `\Recent`.
+        first_recent_uid: u32,
+    },
+    /// Answer to [`Request::Append`]: `(uidvalidity, uid)`.
+    Appended(u32, u32),
+    /// Answer to [`Request::StoreFlags`].
+    Flags(FlagsUpdate),
+    /// Answer to [`Request::Copy`] and [`Request::Move`].
+    Copied(CopyUids),
+    /// Answer to [`Request::Expunge`]: expunged UIDs.
+    Expunged(Vec<u32>),
+    /// Answer to [`Request::ReadBlobs`].
+    Blobs(Vec<Option<Bytes>>),
+}
+
+/// Why a [`Request`] failed, as far as the IMAP reply cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The mailbox (or message) does not exist.
+    NotFound,
+    /// The name exists already.
+    AlreadyExists,
+    /// Not allowed (deleting INBOX, renaming into a subtree).
+    NotPermitted,
+    /// Invalid name or argument.
+    Invalid,
+    /// No space left.
+    Full,
+    /// Any other failure (I/O, corruption).
+    Failed,
+}
+
+impl From<&crate::storage::StoreError> for StoreErrorKind {
+    fn from(e: &crate::storage::StoreError) -> Self {
+        use crate::storage::StoreError as E;
+        match e {
+            E::NotFound => StoreErrorKind::NotFound,
+            E::AlreadyExists => StoreErrorKind::AlreadyExists,
+            E::NotPermitted(_) => StoreErrorKind::NotPermitted,
+            E::Invalid(_) => StoreErrorKind::Invalid,
+            E::Full => StoreErrorKind::Full,
+            E::Io(_) | E::Corrupt(_) => StoreErrorKind::Failed,
+        }
+    }
+}
+
+/// A change to the selected mailbox made by someone else (delivery, another session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxEvent {
+    /// New messages, in UID order.
+    Appended(Vec<MessageMeta>),
+    /// Expunged UIDs.
+    Expunged(Vec<u32>),
+    /// Flag changes.
+    Flags(Vec<FlagChange>),
+}

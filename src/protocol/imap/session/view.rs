@@ -1,0 +1,241 @@
+//! The selected mailbox as this session sees it: sequence numbers, UIDs, flags,
+//! `\Recent`, and the changes from other sessions not yet announced (RFC 3501 §7.4.1:
+//! sequence numbers may only shift when the client is told).
+
+use crate::protocol::imap::sequence::SequenceSet;
+use crate::storage::{BlobId, FlagChange, MailboxInfo, MessageMeta};
+
+/// One message of the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    /// UID.
+    pub uid: u32,
+    /// Stored flags.
+    pub flags: Vec<String>,
+    /// CONDSTORE mod-sequence.
+    pub modseq: u64,
+    /// RFC822.SIZE.
+    pub size: u64,
+    /// Internal date, unix seconds.
+    pub internal_date: i64,
+    /// Body reference.
+    pub blob: BlobId,
+    /// Stored summary (postcard `MessageSummary`), if any.
+    pub summary: Option<Vec<u8>>,
+    /// `\Recent` in this session.
+    pub recent: bool,
+}
+
+impl Msg {
+    /// A view entry from stored metadata.
+    pub fn from_meta(m: MessageMeta, recent: bool) -> Msg {
+        Msg {
+            uid: m.uid,
+            flags: m.flags,
+            modseq: m.modseq,
+            size: m.size,
+            internal_date: m.internal_date,
+            blob: m.blob,
+            summary: m.summary,
+            recent,
+        }
+    }
+
+    /// Whether a flag is set (case-insensitive).
+    pub fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+}
+
+/// The selected mailbox.
+#[derive(Debug)]
+pub struct Selected {
+    /// Mailbox name.
+    pub name: String,
+    /// EXAMINE: no flag changes, no expunge.
+    pub read_only: bool,
+    /// Counters at SELECT, kept current.
+    pub info: MailboxInfo,
+    /// Announced messages in UID order; index + 1 is the sequence number.
+    pub msgs: Vec<Msg>,
+    /// Arrived but not yet announced with EXISTS.
+    pending_new: Vec<Msg>,
+    /// Expunged but not yet announced with EXPUNGE.
+    pending_gone: Vec<u32>,
+    /// UIDs whose flags changed and are not yet announced with FETCH.
+    pending_flags: Vec<u32>,
+}
+
+impl Selected {
+    /// A view from an OPEN reply.
+    pub fn new(
+        name: String,
+        read_only: bool,
+        info: MailboxInfo,
+        messages: Vec<MessageMeta>,
+        first_recent_uid: u32,
+    ) -> Selected {
+        let msgs = messages
+            .into_iter()
+            .map(|m| {
+                let recent = m.uid >= first_recent_uid;
+                Msg::from_meta(m, recent)
+            })
+            .collect();
+        Selected {
+            name,
+            read_only,
+            info,
+            msgs,
+            pending_new: Vec::new(),
+            pending_gone: Vec::new(),
+            pending_flags: Vec::new(),
+        }
+    }
+
+    /// Number of announced messages.
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.msgs.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Highest announced UID (for `*` in UID sets).
+    pub fn max_uid(&self) -> u32 {
+        self.msgs.last().map_or(0, |m| m.uid)
+    }
+
+    /// Sequence numbers (1-based) of the messages a set names, ascending.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<u32> {
+        if uid {
+            let max = self.max_uid();
+            let ranges = set.to_ranges(max);
+            self.msgs
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| ranges.iter().any(|(lo, hi)| *lo <= m.uid && m.uid <= *hi))
+                .map(|(i, _)| i as u32 + 1)
+                .collect()
+        } else {
+            set.iter(self.exists()).collect()
+        }
+    }
+
+    /// The message with sequence number `seq`.
+    pub fn get(&self, seq: u32) -> Option<&Msg> {
+        self.msgs.get((seq as usize).checked_sub(1)?)
+    }
+
+    /// The sequence number of `uid`, if announced.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.msgs
+            .binary_search_by_key(&uid, |m| m.uid)
+            .ok()
+            .map(|i| i as u32 + 1)
+    }
+
+    /// Applies a flag change; true when it differs from what the view had.
+    pub fn apply_flags(&mut self, c: &FlagChange) -> bool {
+        let found = self
+            .msgs
+            .iter_mut()
+            .chain(self.pending_new.iter_mut())
+            .find(|m| m.uid == c.uid);
+        match found {
+            Some(m) if m.modseq < c.modseq || m.flags != c.flags => {
+                m.flags = c.flags.clone();
+                m.modseq = m.modseq.max(c.modseq);
+                self.info.highest_modseq = self.info.highest_modseq.max(c.modseq);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records another session's flag changes for announcement.
+    pub fn flags_changed(&mut self, changes: &[FlagChange]) {
+        for c in changes {
+            if self.apply_flags(c) && !self.pending_flags.contains(&c.uid) {
+                self.pending_flags.push(c.uid);
+            }
+        }
+    }
+
+    /// Records new messages for announcement (duplicates and old UIDs ignored).
+    pub fn appended(&mut self, metas: Vec<MessageMeta>) {
+        for m in metas {
+            let last = self
+                .pending_new
+                .last()
+                .map_or(self.max_uid(), |p| p.uid)
+                .max(self.max_uid());
+            if m.uid > last {
+                self.info.uidnext = self.info.uidnext.max(m.uid.saturating_add(1));
+                self.info.highest_modseq = self.info.highest_modseq.max(m.modseq);
+                self.pending_new.push(Msg::from_meta(m, true));
+            }
+        }
+    }
+
+    /// Records expunged UIDs for announcement.
+    pub fn expunged(&mut self, uids: &[u32]) {
+        for uid in uids {
+            if let Some(i) = self.pending_new.iter().position(|m| m.uid == *uid) {
+                self.pending_new.remove(i);
+            } else if self.seq_of(*uid).is_some() && !self.pending_gone.contains(uid) {
+                self.pending_gone.push(*uid);
+            }
+        }
+    }
+
+    /// Removes `uids` now and returns the `* n EXPUNGE` lines (RFC 3501 §7.4.1: each
+    /// number is relative to the state after the previous EXPUNGE).
+    pub fn remove_now(&mut self, uids: &[u32]) -> String {
+        let mut out = String::new();
+        for uid in uids {
+            if let Some(seq) = self.seq_of(*uid) {
+                self.msgs.remove(seq as usize - 1);
+                self.pending_gone.retain(|u| u != uid);
+                self.pending_flags.retain(|u| u != uid);
+                out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+            }
+        }
+        out
+    }
+
+    /// Untagged updates to send now; expunges only when `expunge_ok` (not during FETCH,
+    /// STORE, SEARCH: RFC 3501 §7.4.1). `flags_line` renders a FETCH FLAGS update.
+    pub fn updates(
+        &mut self,
+        expunge_ok: bool,
+        flags_line: impl Fn(u32, &Msg) -> String,
+    ) -> String {
+        let mut out = String::new();
+        if expunge_ok && !self.pending_gone.is_empty() {
+            let gone = std::mem::take(&mut self.pending_gone);
+            out.push_str(&self.remove_now(&gone));
+        }
+        for uid in std::mem::take(&mut self.pending_flags) {
+            if let Some(seq) = self.seq_of(uid) {
+                if let Some(m) = self.get(seq) {
+                    out.push_str(&flags_line(seq, m));
+                }
+            }
+        }
+        // EXISTS may be sent at any time (RFC 3501 §7.3.1), and must follow any EXPUNGE
+        // so the count is the count after them.
+        if !self.pending_new.is_empty() {
+            let recent_before = self.recent();
+            self.msgs.append(&mut self.pending_new);
+            out.push_str(&format!("* {} EXISTS\r\n", self.exists()));
+            if self.recent() != recent_before {
+                out.push_str(&format!("* {} RECENT\r\n", self.recent()));
+            }
+        }
+        self.info.exists = self.exists();
+        out
+    }
+
+    /// Number of `\Recent` messages.
+    pub fn recent(&self) -> u32 {
+        self.msgs.iter().filter(|m| m.recent).count() as u32
+    }
+}
