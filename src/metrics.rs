@@ -42,7 +42,7 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
 /// Publishes the fixed label sets at zero, so that dashboards and alert rules see 0 rather
 /// than no series before the first event (an absent series alerts on nothing).
 fn register_zeros() {
-    for protocol in ["smtp", "pop3"] {
+    for protocol in ["smtp", "pop3", "imap"] {
         gauge!("hermod_sessions", "protocol" => protocol).set(0.0);
     }
     for reason in ["spool_full", "destination_full"] {

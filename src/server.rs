@@ -88,6 +88,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         (ListenerRole::Submissions, listen.submissions),
         (ListenerRole::Pop3, listen.pop3),
         (ListenerRole::Pop3s, listen.pop3s),
+        (ListenerRole::Imap, listen.imap),
+        (ListenerRole::Imaps, listen.imaps),
     ]
     .into_iter()
     .filter_map(|(role, addr)| addr.map(|a| (role, a)))

@@ -11,6 +11,7 @@ use actix::dev::ArbiterHandle;
 use actix::prelude::*;
 
 use crate::metrics;
+use crate::protocol::imap::session::MailboxEvent;
 use crate::storage::{LocalDelivery, LocalOutcome, Store};
 
 /// Deliveries per store call: large enough to amortize, small enough to stay responsive.
@@ -33,13 +34,44 @@ pub struct LockMaildrop;
 #[rtype(result = "()")]
 pub struct UnlockMaildrop(pub u64);
 
-/// The per-mailbox actor.
+/// Where a session hears about changes to the mailbox it has selected.
+pub type EventSender = tokio::sync::mpsc::Sender<(String, MailboxEvent)>;
+
+/// Tell this session about changes to `mailbox` (replaces its earlier watch).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Watch {
+    /// The session.
+    pub id: u64,
+    /// The mailbox it selected.
+    pub mailbox: String,
+    /// Where events go.
+    pub events: EventSender,
+}
+
+/// The session no longer watches anything.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unwatch(pub u64);
+
+/// A change made by a session (or POP3), for the other watchers.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    /// The mailbox changed.
+    pub mailbox: String,
+    /// What changed.
+    pub event: MailboxEvent,
+}
+
+/// The per-account actor: deliveries, the POP3 lock, and IMAP change notifications.
 pub struct Mailbox {
     store: Arc<dyn Store>,
     pending: Vec<LocalDelivery>,
     delivering: bool,
     lock: Option<u64>,
     next_token: u64,
+    watchers: HashMap<u64, (String, EventSender)>,
 }
 
 impl Mailbox {
@@ -50,7 +82,21 @@ impl Mailbox {
             delivering: false,
             lock: None,
             next_token: 1,
+            watchers: HashMap::new(),
         }
+    }
+
+    /// Sends `event` to every session watching `mailbox`. A session too slow to take it
+    /// is dropped from the watchers (it resynchronizes when it selects again).
+    fn publish(&mut self, mailbox: &str, event: &MailboxEvent) {
+        self.watchers.retain(|_, (name, events)| {
+            if name != mailbox {
+                return true;
+            }
+            events
+                .try_send((mailbox.to_string(), event.clone()))
+                .is_ok()
+        });
     }
 
     fn deliver_next(&mut self, ctx: &mut Context<Self>) {
@@ -63,10 +109,28 @@ impl Mailbox {
         metrics::mailbox_depth_add("mailbox", -(batch.len() as f64));
         let store = Arc::clone(&self.store);
         let started = Instant::now();
+        let watched = self.watchers.values().any(|(name, _)| name == "INBOX");
         let work = async move {
             tokio::task::spawn_blocking(move || {
                 let outcome = store.deliver_local(&batch);
-                (batch, outcome)
+                // Watching sessions need the new messages' metadata for EXISTS and FETCH.
+                let appended = match (&outcome, batch.first()) {
+                    (Ok(results), Some(first)) if watched => {
+                        let uids: Vec<u32> = results
+                            .iter()
+                            .filter_map(|r| match r {
+                                Ok(LocalOutcome::Delivered { uid }) => Some(*uid),
+                                _ => None,
+                            })
+                            .collect();
+                        store
+                            .messages(&first.user, "INBOX")
+                            .map(|all| all.into_iter().filter(|m| uids.contains(&m.uid)).collect())
+                            .unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                (batch, outcome, appended)
             })
             .await
         };
@@ -75,7 +139,10 @@ impl Mailbox {
             metrics::delivery_duration(started.elapsed().as_secs_f64());
             let mut retry = Vec::new();
             match joined {
-                Ok((batch, Ok(outcomes))) => {
+                Ok((batch, Ok(outcomes), appended)) => {
+                    if !appended.is_empty() {
+                        act.publish("INBOX", &MailboxEvent::Appended(appended));
+                    }
                     let (mut done, mut dup) = (0u64, 0u64);
                     for (item, outcome) in batch.into_iter().zip(outcomes) {
                         match outcome {
@@ -90,7 +157,7 @@ impl Mailbox {
                     metrics::delivery("local", "delivered", done);
                     metrics::queue_state("local", -((done + dup) as f64));
                 }
-                Ok((batch, Err(e))) => {
+                Ok((batch, Err(e), _)) => {
                     tracing::warn!(error = %e, count = batch.len(), "delivery batch deferred");
                     retry = batch;
                 }
@@ -144,6 +211,31 @@ impl Handler<UnlockMaildrop> for Mailbox {
         if self.lock == Some(token) {
             self.lock = None;
         }
+    }
+}
+
+impl Handler<Watch> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, watch: Watch, _ctx: &mut Context<Self>) {
+        self.watchers
+            .insert(watch.id, (watch.mailbox, watch.events));
+    }
+}
+
+impl Handler<Unwatch> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, Unwatch(id): Unwatch, _ctx: &mut Context<Self>) {
+        self.watchers.remove(&id);
+    }
+}
+
+impl Handler<Publish> for Mailbox {
+    type Result = ();
+
+    fn handle(&mut self, publish: Publish, _ctx: &mut Context<Self>) {
+        self.publish(&publish.mailbox, &publish.event);
     }
 }
 

@@ -10,6 +10,8 @@ pub mod bounce;
 pub mod connection;
 pub mod delivery_worker;
 pub mod domain_queue;
+pub mod imap_session;
+pub mod imap_storage;
 pub mod job;
 pub mod mailbox;
 pub mod outcomes;

@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::connection::{Connection, Read};
-use super::mailbox::MaildropLock;
+use super::mailbox::{MaildropLock, Publish};
 use super::session::Connected;
 use super::Services;
 use crate::metrics::{self, SessionGauge};
 use crate::net::{ListenerRole, Stream};
+use crate::protocol::imap::session::MailboxEvent;
 use crate::protocol::pop3::{self, Action, AuthVerdict, MaildropEntry, MaildropResult};
 use crate::storage::MessageMeta;
 
@@ -191,8 +192,17 @@ impl Driver {
             return true;
         }
         let store = Arc::clone(&self.services.store);
+        let (owner, gone) = (user.clone(), uids.clone());
         let expunged =
-            tokio::task::spawn_blocking(move || store.expunge(&user, MAILDROP, &uids)).await;
-        matches!(expunged, Ok(Ok(())))
+            tokio::task::spawn_blocking(move || store.expunge(&owner, MAILDROP, &gone)).await;
+        let ok = matches!(expunged, Ok(Ok(())));
+        if ok {
+            // A POP3 deletion is an expunge for IMAP sessions on the same INBOX.
+            self.services.mailboxes.get(&user).do_send(Publish {
+                mailbox: MAILDROP.to_string(),
+                event: MailboxEvent::Expunged(uids),
+            });
+        }
+        ok
     }
 }

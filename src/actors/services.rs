@@ -13,6 +13,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::net::ListenerRole;
+use crate::protocol::imap::session as imap;
 use crate::protocol::{pop3, smtp};
 use crate::storage::Store;
 
@@ -38,6 +39,7 @@ pub struct Services {
     smtp_submission: Arc<smtp::SessionConfig>,
     smtp_submissions: Arc<smtp::SessionConfig>,
     pop3: Arc<pop3::SessionConfig>,
+    imap: Arc<imap::SessionConfig>,
 }
 
 impl Services {
@@ -67,6 +69,13 @@ impl Services {
             max_auth_failures: config.limits.max_auth_failures,
             max_errors: config.limits.max_errors,
         });
+        let imap = Arc::new(imap::SessionConfig {
+            hostname: config.hostname.clone(),
+            max_literal: u32::try_from(config.limits.max_message_size).unwrap_or(u32::MAX),
+            max_auth_failures: config.limits.max_auth_failures,
+            max_errors: config.limits.max_errors,
+            ..imap::SessionConfig::default()
+        });
         // Two hashes per core at most: argon2 is CPU- and memory-bound.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Services {
@@ -74,6 +83,7 @@ impl Services {
             smtp_submission: smtp_config(smtp::ListenerKind::Submission),
             smtp_submissions: smtp_config(smtp::ListenerKind::Submissions),
             pop3,
+            imap,
             auth: Authenticator::new(Arc::clone(&directory), cores * 2),
             config,
             store,
@@ -97,6 +107,11 @@ impl Services {
     /// POP3 session settings.
     pub fn pop3_config(&self) -> Arc<pop3::SessionConfig> {
         Arc::clone(&self.pop3)
+    }
+
+    /// IMAP session settings.
+    pub fn imap_config(&self) -> Arc<imap::SessionConfig> {
+        Arc::clone(&self.imap)
     }
 
     /// True when `ip` may relay without authenticating.

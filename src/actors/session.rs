@@ -1,5 +1,5 @@
 //! The actor each client connection runs in. It owns the connection task of its protocol
-//! (SMTP or POP3) and stops when that task ends; the task itself feeds the pure protocol
+//! (SMTP, POP3 or IMAP) and stops when that task ends; the task itself feeds the pure protocol
 //! state machine and carries out its actions.
 
 use std::future::Future;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::{pop3_session, smtp_session, Services};
+use super::{imap_session, pop3_session, smtp_session, Services};
 use crate::net::{ConnectionGuard, ListenerRole};
 
 /// An accepted connection, registered with the arbiter it will run on.
@@ -36,6 +36,7 @@ impl Session {
     pub fn start_for(connection: Connected) -> Addr<Session> {
         let run: Pin<Box<dyn Future<Output = ()>>> = match connection.role.protocol() {
             "pop3" => Box::pin(pop3_session::run(connection)),
+            "imap" => Box::pin(imap_session::run(connection)),
             _ => Box::pin(smtp_session::run(connection)),
         };
         Session { run: Some(run) }.start()

@@ -25,6 +25,10 @@ pub enum ListenerRole {
     Pop3,
     /// POP3 over implicit TLS.
     Pop3s,
+    /// IMAP with STARTTLS.
+    Imap,
+    /// IMAP over implicit TLS.
+    Imaps,
 }
 
 impl ListenerRole {
@@ -36,6 +40,8 @@ impl ListenerRole {
             ListenerRole::Submissions => "submissions",
             ListenerRole::Pop3 => "pop3",
             ListenerRole::Pop3s => "pop3s",
+            ListenerRole::Imap => "imap",
+            ListenerRole::Imaps => "imaps",
         }
     }
 
@@ -44,12 +50,16 @@ impl ListenerRole {
         match self {
             ListenerRole::Smtp | ListenerRole::Submission | ListenerRole::Submissions => "smtp",
             ListenerRole::Pop3 | ListenerRole::Pop3s => "pop3",
+            ListenerRole::Imap | ListenerRole::Imaps => "imap",
         }
     }
 
     /// True when TLS starts before the protocol greeting.
     pub fn implicit_tls(self) -> bool {
-        matches!(self, ListenerRole::Submissions | ListenerRole::Pop3s)
+        matches!(
+            self,
+            ListenerRole::Submissions | ListenerRole::Pop3s | ListenerRole::Imaps
+        )
     }
 
     /// The line sent to a client refused by a connection limit (plain text only: a refused
@@ -60,6 +70,8 @@ impl ListenerRole {
                 b"421 4.7.0 Too many connections, try again later\r\n"
             }
             ("smtp", Refusal::PeerFull) => b"421 4.7.0 Too many connections from your address\r\n",
+            ("imap", Refusal::ListenerFull) => b"* BYE Too many connections, try again later\r\n",
+            ("imap", Refusal::PeerFull) => b"* BYE Too many connections from your address\r\n",
             (_, Refusal::ListenerFull) => b"-ERR [SYS/TEMP] Too many connections\r\n",
             (_, Refusal::PeerFull) => b"-ERR [SYS/TEMP] Too many connections from your address\r\n",
         }

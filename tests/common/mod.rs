@@ -43,8 +43,8 @@ submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
 pop3 = "127.0.0.1:0"
 pop3s = "127.0.0.1:0"
-imap = ""
-imaps = ""
+imap = "127.0.0.1:0"
+imaps = "127.0.0.1:0"
 http = "127.0.0.1:0"
 {delivery}{extra}
 "#,

@@ -1,0 +1,190 @@
+//! The IMAP connection task (imap with STARTTLS, imaps): feeds the pure
+//! [`imap::Session`](crate::protocol::imap::session::Session), runs its storage requests on
+//! the blocking pool for the logged-in user, and connects it to its account's [`Mailbox`]
+//! actor, which forwards changes made elsewhere (deliveries, other sessions, POP3) while
+//! the session waits for input — IDLE included, without polling.
+//!
+//! [`Mailbox`]: super::Mailbox
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use actix::Addr;
+use tokio::sync::mpsc;
+
+use super::connection::{Connection, Read};
+use super::imap_storage::{self, canonical};
+use super::mailbox::{Mailbox, Publish, Unwatch, Watch};
+use super::session::Connected;
+use super::Services;
+use crate::metrics::{self, SessionGauge};
+use crate::net::{ListenerRole, Stream};
+use crate::protocol::imap::session::{Action, MailboxEvent, Request, Session};
+
+/// Changes waiting for a session; a session that falls this far behind stops watching.
+const EVENT_QUEUE: usize = 1024;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Runs one IMAP connection to its end.
+pub async fn run(c: Connected) {
+    let span = tracing::debug_span!("imap", peer = %c.peer);
+    let _gauge = SessionGauge::new("imap");
+    let _guard = c.guard;
+    let (events, inbox) = mpsc::channel(EVENT_QUEUE);
+    let driver = Driver {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        services: c.services,
+        role: c.role,
+        plaintext_allowed: c.peer.ip().is_loopback(),
+        user: None,
+        mailbox: None,
+        events,
+    };
+    tracing::Instrument::instrument(driver.run(c.tcp, inbox), span).await;
+}
+
+struct Driver {
+    id: u64,
+    services: Arc<Services>,
+    role: ListenerRole,
+    plaintext_allowed: bool,
+    user: Option<String>,
+    /// The account's actor, once logged in.
+    mailbox: Option<Addr<Mailbox>>,
+    events: mpsc::Sender<(String, MailboxEvent)>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        tcp: tokio::net::TcpStream,
+        mut inbox: mpsc::Receiver<(String, MailboxEvent)>,
+    ) {
+        let svc = Arc::clone(&self.services);
+        let timeouts = &svc.config.timeouts;
+        let mut conn =
+            Connection::new(Stream::Plain(tcp), timeouts.imap_idle, svc.shutdown.clone());
+        if self.role.implicit_tls() {
+            let ok = conn
+                .start_tls(&svc.tls, timeouts.tls_handshake)
+                .await
+                .is_ok();
+            metrics::tls_handshake("imap", ok);
+            if !ok {
+                return;
+            }
+        }
+        // LOGIN and AUTHENTICATE PLAIN in clear only over TLS or from this machine.
+        let mut session = Session::new(svc.imap_config(), conn.is_tls(), self.plaintext_allowed);
+        conn.queue(&session.greeting());
+        loop {
+            match session.next_action() {
+                Action::Write(bytes) => conn.queue(&bytes),
+                Action::Read => {
+                    if conn.flush().await.is_err() {
+                        break;
+                    }
+                    tokio::select! {
+                        read = conn.read() => match read {
+                            Read::Data(n) => session.receive(conn.input(n)),
+                            Read::Closed => break,
+                            Read::Idle => {
+                                conn.queue(b"* BYE Autologout; idle for too long\r\n");
+                                break;
+                            }
+                            Read::Shutdown => {
+                                conn.queue(b"* BYE Server shutting down\r\n");
+                                break;
+                            }
+                        },
+                        Some((mailbox, event)) = inbox.recv() => session.mailbox_changed(&mailbox, event),
+                    }
+                }
+                Action::Authenticate { user, password } => {
+                    let verdict = svc.auth.verify(None, &user, &password).await;
+                    let user = match verdict {
+                        crate::auth::Verdict::Ok(user) => {
+                            metrics::auth("imap", "ok");
+                            Some(user)
+                        }
+                        crate::auth::Verdict::Invalid => {
+                            metrics::auth("imap", "invalid");
+                            None
+                        }
+                        crate::auth::Verdict::TempFail => {
+                            metrics::auth("imap", "tempfail");
+                            None
+                        }
+                    };
+                    if let Some(user) = &user {
+                        self.mailbox = Some(svc.mailboxes.get(user));
+                    }
+                    self.user = user.clone();
+                    session.auth_done(user);
+                }
+                Action::Storage(request) => {
+                    let result = self.storage(request).await;
+                    session.storage_done(result);
+                }
+                Action::StartTls => {
+                    let ok = conn
+                        .start_tls(&svc.tls, timeouts.tls_handshake)
+                        .await
+                        .is_ok();
+                    metrics::tls_handshake("imap", ok);
+                    if !ok {
+                        break;
+                    }
+                    session.tls_started();
+                }
+                Action::Close => break,
+            }
+        }
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.do_send(Unwatch(self.id));
+        }
+        conn.close().await;
+    }
+
+    /// Runs a storage request for the logged-in user, then tells the account's other
+    /// sessions what it changed; a SELECT/EXAMINE also starts watching that mailbox.
+    async fn storage(
+        &mut self,
+        request: Request,
+    ) -> Result<crate::protocol::imap::session::Reply, crate::protocol::imap::session::StoreErrorKind>
+    {
+        use crate::protocol::imap::session::StoreErrorKind;
+        let Some(user) = self.user.clone() else {
+            return Err(StoreErrorKind::Failed);
+        };
+        let watch = match &request {
+            Request::Open { mailbox, .. } => Some(canonical(mailbox)),
+            _ => None,
+        };
+        let store = Arc::clone(&self.services.store);
+        let now = chrono::Utc::now().timestamp();
+        let (result, events) = tokio::task::spawn_blocking(move || {
+            imap_storage::execute(store.as_ref(), &user, request, now)
+        })
+        .await
+        .unwrap_or_else(|_| (Err(StoreErrorKind::Failed), Vec::new()));
+        if let Some(mailbox) = &self.mailbox {
+            if let (Some(name), Ok(_)) = (watch, &result) {
+                mailbox.do_send(Watch {
+                    id: self.id,
+                    mailbox: name,
+                    events: self.events.clone(),
+                });
+            }
+            for (name, event) in events {
+                // Control-sized notifications; the actor fans them out with try_send.
+                mailbox.do_send(Publish {
+                    mailbox: name,
+                    event,
+                });
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,130 @@
+//! Carries out an IMAP session's storage requests for its logged-in user, and says which
+//! changes other sessions watching the same mailbox must hear about.
+
+use crate::protocol::imap::session::{MailboxEvent, Reply, Request, StoreErrorKind};
+use crate::storage::{is_inbox, Store, StoreError};
+
+/// The canonical name of a mailbox: INBOX in any case is "INBOX" (RFC 3501 §5.1).
+pub fn canonical(name: &str) -> String {
+    if is_inbox(name) {
+        "INBOX".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Runs `request` for `user`; blocking. `now` is used for an APPEND without a date.
+/// Returns the reply and the changes to publish (mailbox, event).
+pub fn execute(
+    store: &dyn Store,
+    user: &str,
+    request: Request,
+    now: i64,
+) -> (Result<Reply, StoreErrorKind>, Vec<(String, MailboxEvent)>) {
+    let mut events = Vec::new();
+    let result = run(store, user, request, now, &mut events).map_err(|e| StoreErrorKind::from(&e));
+    (result, events)
+}
+
+fn run(
+    store: &dyn Store,
+    user: &str,
+    request: Request,
+    now: i64,
+    events: &mut Vec<(String, MailboxEvent)>,
+) -> Result<Reply, StoreError> {
+    Ok(match request {
+        Request::ListMailboxes => Reply::Mailboxes(store.list_mailboxes(user)?),
+        Request::Subscriptions => Reply::Names(store.subscriptions(user)?),
+        Request::Open { mailbox, .. } => {
+            let name = canonical(&mailbox);
+            let info = store.mailbox(user, &name)?.ok_or(StoreError::NotFound)?;
+            let messages = store.messages(user, &name)?;
+            // \Recent is not tracked across sessions: no message is recent.
+            Reply::Mailbox {
+                info,
+                messages,
+                first_recent_uid: info.uidnext,
+            }
+        }
+        Request::Create { mailbox } => {
+            store.create_mailbox(user, &canonical(&mailbox))?;
+            Reply::Done
+        }
+        Request::Delete { mailbox } => {
+            store.delete_mailbox(user, &canonical(&mailbox))?;
+            Reply::Done
+        }
+        Request::Rename { from, to } => {
+            store.rename_mailbox(user, &canonical(&from), &canonical(&to))?;
+            Reply::Done
+        }
+        Request::Subscribe { mailbox } => {
+            store.subscribe(user, &canonical(&mailbox))?;
+            Reply::Done
+        }
+        Request::Unsubscribe { mailbox } => {
+            store.unsubscribe(user, &canonical(&mailbox))?;
+            Reply::Done
+        }
+        Request::Append {
+            mailbox,
+            mut message,
+            date_given,
+        } => {
+            if !date_given {
+                message.internal_date = now;
+            }
+            let name = canonical(&mailbox);
+            let (validity, uid) = store.append(user, &name, message)?;
+            let appended: Vec<_> = store
+                .messages(user, &name)?
+                .into_iter()
+                .filter(|m| m.uid == uid)
+                .collect();
+            events.push((name, MailboxEvent::Appended(appended)));
+            Reply::Appended(validity, uid)
+        }
+        Request::StoreFlags {
+            mailbox,
+            uids,
+            op,
+            flags,
+            unchanged_since,
+        } => {
+            let name = canonical(&mailbox);
+            let update = store.store_flags(user, &name, &uids, op, &flags, unchanged_since)?;
+            let changed: Vec<_> = update
+                .updated
+                .iter()
+                .filter(|c| c.changed)
+                .cloned()
+                .collect();
+            if !changed.is_empty() {
+                events.push((name, MailboxEvent::Flags(changed)));
+            }
+            Reply::Flags(update)
+        }
+        Request::Copy { from, uids, to } => {
+            Reply::Copied(store.copy(user, &canonical(&from), &uids, &canonical(&to))?)
+        }
+        Request::Move { from, uids, to } => {
+            let from = canonical(&from);
+            let moved = store.move_messages(user, &from, &uids, &canonical(&to))?;
+            let gone: Vec<u32> = moved.pairs.iter().map(|(src, _)| *src).collect();
+            events.push((from, MailboxEvent::Expunged(gone)));
+            Reply::Copied(moved)
+        }
+        Request::Expunge { mailbox, uids } => {
+            let name = canonical(&mailbox);
+            let gone = store.expunge_deleted(user, &name, uids.as_deref())?;
+            if !gone.is_empty() {
+                events.push((name, MailboxEvent::Expunged(gone.clone())));
+            }
+            Reply::Expunged(gone)
+        }
+        Request::ReadBlobs(ids) => {
+            Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
+        }
+    })
+}
