@@ -11,8 +11,11 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::net::Stream;
 
-/// Bytes read per call; a DATA of many MiB arrives in many such reads.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read per call for SMTP, where a DATA of many MiB arrives in many such reads.
+pub const BULK_READ: usize = 64 * 1024;
+/// Bytes read per call for POP3 and IMAP, whose commands are short and whose sessions
+/// are many and long-lived (IDLE): memory per session matters more there.
+pub const COMMAND_READ: usize = 8 * 1024;
 
 /// What a read brought.
 pub enum Read {
@@ -36,12 +39,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Wraps `stream`; reads and writes give up after `idle`.
-    pub fn new(stream: Stream, idle: Duration, shutdown: watch::Receiver<bool>) -> Self {
+    /// Wraps `stream`; reads take up to `read_size` bytes; reads and writes give up after
+    /// `idle`.
+    pub fn new(
+        stream: Stream,
+        read_size: usize,
+        idle: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         Connection {
             stream: Some(stream),
             out: Vec::with_capacity(1024),
-            input: vec![0; READ_CHUNK],
+            input: vec![0; read_size],
             idle,
             shutdown,
         }

@@ -63,8 +63,12 @@ impl Driver {
     ) {
         let svc = Arc::clone(&self.services);
         let timeouts = &svc.config.timeouts;
-        let mut conn =
-            Connection::new(Stream::Plain(tcp), timeouts.imap_idle, svc.shutdown.clone());
+        let mut conn = Connection::new(
+            Stream::Plain(tcp),
+            super::connection::COMMAND_READ,
+            timeouts.imap_idle,
+            svc.shutdown.clone(),
+        );
         if self.role.implicit_tls() {
             let ok = conn
                 .start_tls(&svc.tls, timeouts.tls_handshake)
