@@ -12,7 +12,7 @@ use argon2::Argon2;
 use blake2::digest::{KeyInit, Mac};
 use blake2::Blake2bMac512;
 use rand::RngCore;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::directory::Directory;
 
@@ -132,10 +132,62 @@ impl AuthCache {
     }
 }
 
+/// A password check waiting for a hashing thread.
+struct HashJob {
+    hash: String,
+    password: String,
+    reply: oneshot::Sender<bool>,
+}
+
+/// A few dedicated threads for argon2. Each check allocates ~19 MiB, and the allocator keeps
+/// what a thread freed for that thread: spread over the general blocking pool (hundreds of
+/// threads) a burst of logins would pin gigabytes; on a handful of threads it pins a
+/// handful of buffers. The queue is bounded: beyond it a login is told to retry.
+struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(1024);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("hermod-argon2-{i}"))
+                .spawn(move || loop {
+                    let job = {
+                        let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                        queue.recv()
+                    };
+                    let Ok(job) = job else { return };
+                    let _ = job.reply.send(verify_password(&job.hash, &job.password));
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        HashPool { jobs }
+    }
+
+    /// None when the queue is full or the threads are gone.
+    async fn verify(&self, hash: String, password: String) -> Option<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .try_send(HashJob {
+                hash,
+                password,
+                reply,
+            })
+            .ok()?;
+        answer.await.ok()
+    }
+}
+
 /// Checks credentials against the directory.
 pub struct Authenticator {
     directory: Arc<Directory>,
-    permits: Semaphore,
+    pool: HashPool,
     cache: AuthCache,
 }
 
@@ -144,7 +196,7 @@ impl Authenticator {
     pub fn new(directory: Arc<Directory>, concurrency: usize) -> Self {
         Authenticator {
             directory,
-            permits: Semaphore::new(concurrency.max(1)),
+            pool: HashPool::new(concurrency),
             cache: AuthCache::new(),
         }
     }
@@ -167,20 +219,18 @@ impl Authenticator {
         let hash = account
             .as_ref()
             .map_or_else(|| decoy_hash().to_string(), |u| u.password_hash.clone());
-        let Ok(_permit) = self.permits.acquire().await else {
-            return Verdict::TempFail;
-        };
-        let password_copy = password.to_string();
-        let password = password.to_string();
-        let matched = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await;
+        let matched = self.pool.verify(hash, password.to_string()).await;
         match (matched, account) {
-            (Ok(true), Some(user)) => {
+            (Some(true), Some(user)) => {
                 self.cache
-                    .remember(&login_key, &user.password_hash, &password_copy);
+                    .remember(&login_key, &user.password_hash, password);
                 Verdict::Ok(user.address.to_lowercase())
             }
-            (Ok(_), _) => Verdict::Invalid,
-            (Err(_), _) => Verdict::TempFail,
+            (Some(_), _) => Verdict::Invalid,
+            (None, _) => {
+                crate::metrics::backpressure("auth_queue_full");
+                Verdict::TempFail
+            }
         }
     }
 }

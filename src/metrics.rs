@@ -45,7 +45,7 @@ fn register_zeros() {
     for protocol in ["smtp", "pop3", "imap"] {
         gauge!("hermod_sessions", "protocol" => protocol).set(0.0);
     }
-    for reason in ["spool_full", "destination_full"] {
+    for reason in ["spool_full", "destination_full", "auth_queue_full"] {
         counter!("hermod_backpressure_total", "reason" => reason).absolute(0);
     }
     for transport in ["local", "smtp"] {

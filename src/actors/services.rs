@@ -76,7 +76,7 @@ impl Services {
             max_errors: config.limits.max_errors,
             ..imap::SessionConfig::default()
         });
-        // Two hashes per core at most: argon2 is CPU- and memory-bound.
+        // One hashing thread per core: argon2 is CPU- and memory-bound.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Services {
             smtp_mx: smtp_config(smtp::ListenerKind::Mx),
@@ -84,7 +84,7 @@ impl Services {
             smtp_submissions: smtp_config(smtp::ListenerKind::Submissions),
             pop3,
             imap,
-            auth: Authenticator::new(Arc::clone(&directory), cores * 2),
+            auth: Authenticator::new(Arc::clone(&directory), cores),
             config,
             store,
             directory,
