@@ -25,6 +25,15 @@ pub mod queue;
 
 pub use queue::{DestinationSummary, QueueEntry};
 
+/// Mailboxes every new account gets, with their SPECIAL-USE attribute.
+const DEFAULT_MAILBOXES: [(&str, Option<&str>); 5] = [
+    ("INBOX", None),
+    ("Sent", Some("\\Sent")),
+    ("Drafts", Some("\\Drafts")),
+    ("Trash", Some("\\Trash")),
+    ("Junk", Some("\\Junk")),
+];
+
 /// Longest request line accepted on the socket.
 const MAX_REQUEST: usize = 64 * 1024;
 
@@ -219,9 +228,13 @@ fn add_user(
         created_at: chrono::Utc::now().timestamp(),
     };
     store.put_user(record.clone()).map_err(|e| e.to_string())?;
-    match store.create_mailbox(&address, "INBOX") {
-        Ok(_) | Err(StoreError::AlreadyExists) => {}
-        Err(e) => return Err(e.to_string()),
+    // INBOX, and the RFC 6154 special-use mailboxes clients look for to file sent mail,
+    // drafts, deleted mail and spam.
+    for (name, special_use) in DEFAULT_MAILBOXES {
+        match store.create_mailbox_with(&address, name, special_use.map(str::to_string)) {
+            Ok(_) | Err(StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e.to_string()),
+        }
     }
     if let Some(directory) = directory {
         directory.put_user(record);
@@ -383,6 +396,20 @@ mod tests {
             .mailbox("alice@example.test", "INBOX")
             .unwrap()
             .is_some());
+        let names: Vec<(String, Option<String>)> = store
+            .list_mailboxes("alice@example.test")
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.special_use))
+            .collect();
+        assert!(
+            names.contains(&("Sent".to_string(), Some("\\Sent".to_string()))),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&("Junk".to_string(), Some("\\Junk".to_string()))),
+            "{names:?}"
+        );
         let again = run(add("alice@example.test"));
         assert!(!again.ok && again.error.unwrap().contains("already exists"));
         let foreign = run(add("bob@elsewhere.test"));

@@ -88,6 +88,9 @@ assert ok(m.search(None, "FLAGGED"))[0].split() == [b"1"]
 ok(m.create("Archive"))
 boxes = b"\n".join(ok(m.list()))
 assert b"Archive" in boxes and b"INBOX" in boxes, boxes
+# RFC 6154: every new account has the special-use mailboxes.
+for special in (b"\\Sent", b"\\Drafts", b"\\Trash", b"\\Junk"):
+    assert special in boxes, boxes
 typ, data = m.uid("COPY", ok(m.uid("SEARCH", None, "ALL"))[0].split()[0], "Archive")
 assert typ == "OK", data
 typ, data = m.append("Archive", "(\\Seen)", None, b"Subject: appended\r\n\r\nappended body\r\n")
