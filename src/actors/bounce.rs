@@ -84,6 +84,7 @@ pub fn dsn_message(
     };
     let body = build_dsn(&request)?;
     let target = target_of(directory, original.sender)?;
+    let summary = crate::protocol::imap::encoded_summary(&body);
     Some(NewMessage {
         sender: String::new(),
         recipients: target,
@@ -91,6 +92,7 @@ pub fn dsn_message(
         received_at: now,
         ret: None,
         envid: None,
+        summary,
     })
 }
 

@@ -21,6 +21,9 @@ use crate::protocol::smtp::{
 };
 use crate::storage::{DeliveryTarget, NewMessage, Notify, QueuedRecipient, Ret, StoreError};
 
+/// Largest message whose IMAP summary is computed at reception.
+const INLINE_SUMMARY_MAX: usize = 256 * 1024;
+
 /// Runs one SMTP connection to its end.
 pub async fn run(c: Connected) {
     let session_id: u64 = rand::random();
@@ -246,6 +249,14 @@ impl Driver {
         let mut body = Vec::with_capacity(header.len() + tx.body.len());
         body.extend_from_slice(header.as_bytes());
         body.extend_from_slice(&tx.body);
+        // Parsed once here, so that IMAP FETCH of ENVELOPE/BODYSTRUCTURE never reparses;
+        // large messages are left to the first FETCH, off this thread's hot path.
+        let local = recipients
+            .iter()
+            .any(|r| matches!(r.target, DeliveryTarget::Local { .. }));
+        let summary = (local && body.len() <= INLINE_SUMMARY_MAX)
+            .then(|| crate::protocol::imap::encoded_summary(&body))
+            .flatten();
         let message = NewMessage {
             sender: tx
                 .sender
@@ -260,6 +271,7 @@ impl Driver {
                 smtp::DsnRet::Headers => Ret::Headers,
             }),
             envid: tx.dsn_envid.clone(),
+            summary,
         };
         let listener = self.role.name();
         match svc.spool.send(Spool(message)).await {

@@ -61,6 +61,8 @@ fn envelope_of(message: &NewMessage) -> QueuedMessage {
             .collect(),
         ret: message.ret,
         envid: message.envid.clone(),
+        // The queue manager routes; it never needs the summary.
+        summary: None,
     }
 }
 

@@ -88,6 +88,8 @@ struct QueueRecord {
     ret: Option<Ret>,
     #[serde(default)]
     envid: Option<String>,
+    #[serde(default)]
+    summary: Option<Vec<u8>>,
 }
 
 /// Encode a queued message's value (its id is the key).
@@ -100,6 +102,7 @@ pub(crate) fn encode_queued(msg: &QueuedMessage) -> Result<Vec<u8>, StoreError> 
         recipients: msg.recipients.clone(),
         ret: msg.ret,
         envid: msg.envid.clone(),
+        summary: msg.summary.clone(),
     };
     encode_record(&record)
 }
@@ -116,6 +119,7 @@ pub(crate) fn decode_queued(id: QueueId, raw: &[u8]) -> Result<QueuedMessage, St
         recipients: r.recipients,
         ret: r.ret,
         envid: r.envid,
+        summary: r.summary,
     })
 }
 
@@ -304,6 +308,7 @@ mod tests {
             )],
             ret: Some(Ret::Headers),
             envid: Some("env-1".into()),
+            summary: Some(vec![1, 2, 3]),
         };
         assert_eq!(decode_queued(9, &encode_queued(&m).unwrap()).unwrap(), m);
         assert!(matches!(

@@ -434,6 +434,29 @@ pub(super) fn delete_user_removes_mailboxes(store: &dyn Store) {
 }
 
 /// Instantiate every contract test for one backend; `$make` returns `(store, guard)`.
+/// A summary given at spool time reaches every delivered copy (IMAP never reparses).
+pub(super) fn spooled_summary_reaches_the_mailbox(store: &dyn Store) {
+    let mut new = message(
+        "Subject: s\r\n\r\nx\r\n",
+        vec![
+            local("bob@example.org", "bob"),
+            local("ann@example.org", "ann"),
+        ],
+    );
+    new.summary = Some(vec![7, 8, 9]);
+    let ids = store.spool(vec![new]).unwrap();
+    assert_eq!(
+        store.queued_message(ids[0]).unwrap().unwrap().summary,
+        Some(vec![7, 8, 9])
+    );
+    deliver(store, to_inbox(ids[0], 0, "bob"));
+    deliver(store, to_inbox(ids[0], 1, "ann"));
+    for user in ["bob", "ann"] {
+        let msgs = store.messages(user, "INBOX").unwrap();
+        assert_eq!(msgs[0].summary, Some(vec![7, 8, 9]), "{user}");
+    }
+}
+
 macro_rules! contract_tests {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -441,6 +464,7 @@ macro_rules! contract_tests {
 
             contract_tests!(@each $make;
                 round_trip,
+                spooled_summary_reaches_the_mailbox,
                 batch_ids_increase_in_order,
                 multi_recipient_shares_one_blob,
                 deliver_twice_is_already_done,

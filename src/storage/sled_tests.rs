@@ -248,6 +248,7 @@ fn reopen_keeps_retry_state() {
             received_at: 1_700_000_000,
             ret: Some(Ret::Full),
             envid: Some("E1".into()),
+            summary: None,
         };
         let ids = store.spool(vec![msg.clone(), msg.clone(), msg]).unwrap();
         let id = ids[0];

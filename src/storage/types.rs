@@ -31,6 +31,9 @@ pub struct NewMessage {
     pub ret: Option<Ret>,
     /// DSN ENVID from MAIL FROM (RFC 3461 §4.4), xtext-decoded, if given.
     pub envid: Option<String>,
+    /// The IMAP summary (ENVELOPE, BODYSTRUCTURE) computed at reception, opaque here;
+    /// local deliveries copy it into the mailbox so that FETCH never reparses.
+    pub summary: Option<Vec<u8>>,
 }
 
 /// One recipient of a queued message and where it is to be delivered.
@@ -175,6 +178,8 @@ pub struct QueuedMessage {
     pub ret: Option<Ret>,
     /// DSN ENVID from MAIL FROM, if given.
     pub envid: Option<String>,
+    /// The IMAP summary given at spool time, if any.
+    pub summary: Option<Vec<u8>>,
 }
 
 impl QueuedMessage {
@@ -193,6 +198,7 @@ impl QueuedMessage {
                 .collect(),
             ret: msg.ret,
             envid: msg.envid,
+            summary: msg.summary,
         }
     }
 

@@ -15,4 +15,4 @@ pub mod wire;
 pub use search::{matches, needs_raw, SearchContext, SearchKey};
 pub use section::{extract, Section, SectionKind};
 pub use sequence::{SequenceSet, SequenceSetError};
-pub use structure::{summarize, MessageSummary};
+pub use structure::{encoded_summary, summarize, MessageSummary};

@@ -25,6 +25,11 @@ pub struct MessageSummary {
     pub size: u64,
 }
 
+/// The stored form of a message's summary (postcard), as IMAP FETCH reads it back.
+pub fn encoded_summary(raw: &[u8]) -> Option<Vec<u8>> {
+    postcard::to_allocvec(&summarize(raw)).ok()
+}
+
 /// Computes the summary of a raw message; garbage yields a text/plain summary, never a panic.
 pub fn summarize(raw: &[u8]) -> MessageSummary {
     match MessageParser::default().parse(raw) {
