@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::net::Stream;
+use super::Services;
+use crate::net::{ListenerRole, Stream};
 
 /// Bytes read per call for SMTP, where a DATA of many MiB arrives in many such reads.
 pub const BULK_READ: usize = 64 * 1024;
@@ -54,6 +55,35 @@ impl Connection {
             idle,
             shutdown,
         }
+    }
+
+    /// The connection of a newly accepted session: idle time and read size of its
+    /// protocol, and the TLS handshake done first on implicit-TLS listeners. None when that
+    /// handshake fails.
+    pub async fn open(
+        tcp: tokio::net::TcpStream,
+        role: ListenerRole,
+        services: &Services,
+    ) -> Option<Connection> {
+        let timeouts = &services.config.timeouts;
+        let (read_size, idle) = match role.protocol() {
+            "pop3" => (COMMAND_READ, timeouts.pop3_idle),
+            "imap" => (COMMAND_READ, timeouts.imap_idle),
+            _ => (BULK_READ, timeouts.smtp_idle),
+        };
+        let shutdown = services.shutdown.clone();
+        let mut conn = Connection::new(Stream::Plain(tcp), read_size, idle, shutdown);
+        if role.implicit_tls() {
+            let ok = conn
+                .start_tls(&services.tls, timeouts.tls_handshake)
+                .await
+                .is_ok();
+            crate::metrics::tls_handshake(role.protocol(), ok);
+            if !ok {
+                return None;
+            }
+        }
+        Some(conn)
     }
 
     /// True when TLS is active.

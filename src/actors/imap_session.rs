@@ -18,7 +18,7 @@ use super::mailbox::{Mailbox, Publish, Unwatch, Watch};
 use super::session::Connected;
 use super::Services;
 use crate::metrics::{self, SessionGauge};
-use crate::net::{ListenerRole, Stream};
+use crate::net::ListenerRole;
 use crate::protocol::imap::session::{Action, MailboxEvent, Request, Session};
 
 /// Changes waiting for a session; a session that falls this far behind stops watching.
@@ -63,22 +63,9 @@ impl Driver {
     ) {
         let svc = Arc::clone(&self.services);
         let timeouts = &svc.config.timeouts;
-        let mut conn = Connection::new(
-            Stream::Plain(tcp),
-            super::connection::COMMAND_READ,
-            timeouts.imap_idle,
-            svc.shutdown.clone(),
-        );
-        if self.role.implicit_tls() {
-            let ok = conn
-                .start_tls(&svc.tls, timeouts.tls_handshake)
-                .await
-                .is_ok();
-            metrics::tls_handshake("imap", ok);
-            if !ok {
-                return;
-            }
-        }
+        let Some(mut conn) = Connection::open(tcp, self.role, &svc).await else {
+            return;
+        };
         // LOGIN and AUTHENTICATE PLAIN in clear only over TLS or from this machine.
         let mut session = Session::new(svc.imap_config(), conn.is_tls(), self.plaintext_allowed);
         conn.queue(&session.greeting());

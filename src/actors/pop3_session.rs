@@ -10,7 +10,7 @@ use super::mailbox::{MaildropLock, Publish};
 use super::session::Connected;
 use super::Services;
 use crate::metrics::{self, SessionGauge};
-use crate::net::{ListenerRole, Stream};
+use crate::net::ListenerRole;
 use crate::protocol::imap::session::MailboxEvent;
 use crate::protocol::pop3::{self, Action, AuthVerdict, MaildropEntry, MaildropResult};
 use crate::storage::MessageMeta;
@@ -49,22 +49,9 @@ impl Driver {
     async fn run(mut self, tcp: tokio::net::TcpStream) {
         let svc = Arc::clone(&self.services);
         let timeouts = &svc.config.timeouts;
-        let mut conn = Connection::new(
-            Stream::Plain(tcp),
-            super::connection::COMMAND_READ,
-            timeouts.pop3_idle,
-            svc.shutdown.clone(),
-        );
-        if self.role.implicit_tls() {
-            let ok = conn
-                .start_tls(&svc.tls, timeouts.tls_handshake)
-                .await
-                .is_ok();
-            metrics::tls_handshake("pop3", ok);
-            if !ok {
-                return;
-            }
-        }
+        let Some(mut conn) = Connection::open(tcp, self.role, &svc).await else {
+            return;
+        };
         // Clear-text passwords only over TLS or from this machine (RFC 2595 §2.1).
         let plaintext_allowed = self.peer.ip().is_loopback();
         let mut session = pop3::Session::new(svc.pop3_config(), conn.is_tls(), plaintext_allowed);

@@ -14,7 +14,7 @@ use super::spool_writer::{Spool, SpoolError};
 use super::Services;
 use crate::directory::{Resolution, Target};
 use crate::metrics::{self, SessionGauge};
-use crate::net::{ListenerRole, Stream};
+use crate::net::ListenerRole;
 use crate::protocol::mail::Address;
 use crate::protocol::smtp::{
     self, Action, AuthVerdict, RcptVerdict, Route, SpoolVerdict, Transaction,
@@ -53,22 +53,9 @@ impl Driver {
     async fn run(mut self, tcp: tokio::net::TcpStream) {
         let svc = Arc::clone(&self.services);
         let timeouts = &svc.config.timeouts;
-        let mut conn = Connection::new(
-            Stream::Plain(tcp),
-            super::connection::BULK_READ,
-            timeouts.smtp_idle,
-            svc.shutdown.clone(),
-        );
-        if self.role.implicit_tls() {
-            let ok = conn
-                .start_tls(&svc.tls, timeouts.tls_handshake)
-                .await
-                .is_ok();
-            metrics::tls_handshake("smtp", ok);
-            if !ok {
-                return;
-            }
-        }
+        let Some(mut conn) = Connection::open(tcp, self.role, &svc).await else {
+            return;
+        };
         let trusted = svc.is_trusted(self.peer.ip());
         let mut session = smtp::Session::new(svc.smtp_config(self.role), conn.is_tls(), trusted);
         conn.queue(&session.greeting());

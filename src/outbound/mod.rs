@@ -8,6 +8,8 @@ mod config;
 mod connection;
 mod tls;
 
+pub use tls::connector;
+
 pub use crate::protocol::smtp_client::{
     Capabilities, OutboundEnvelope, OutboundRecipient, RcptResult, Reply,
 };

@@ -71,8 +71,10 @@ fn build(verify: bool) -> Result<TlsConnector, rustls::Error> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-/// The shared connector; one per mode so TLS sessions are resumed across connections.
-pub(crate) fn connector(verify: bool) -> Result<TlsConnector, String> {
+/// The shared client connector: `verify` checks certificates against webpki roots,
+/// otherwise any certificate is accepted (handshake signatures are still checked). One per
+/// mode, so TLS sessions are resumed across connections. Also used by `hermod-load`.
+pub fn connector(verify: bool) -> Result<TlsConnector, String> {
     static VERIFYING: OnceLock<Result<TlsConnector, String>> = OnceLock::new();
     static OPPORTUNISTIC: OnceLock<Result<TlsConnector, String>> = OnceLock::new();
     let cell = if verify { &VERIFYING } else { &OPPORTUNISTIC };
