@@ -61,6 +61,10 @@ fn register_zeros() {
         gauge!("hermod_actor_mailbox_depth", "kind" => kind).set(0.0);
     }
     gauge!("hermod_queue_oldest_age_seconds").set(0.0);
+    gauge!("hermod_imap_idle_sessions").set(0.0);
+    for kind in ["spool_writer", "queue_manager"] {
+        counter!("hermod_actor_restarts_total", "kind" => kind).absolute(0);
+    }
     gauge!("hermod_outbound_connections").set(0.0);
     counter!("hermod_outbound_connection_reuse_total").absolute(0);
 }
@@ -142,6 +146,18 @@ fn describe_all() {
         "hermod_pop3_commands_total",
         "POP3 commands handled, by command and result (ok, error)."
     );
+    describe_counter!(
+        "hermod_imap_commands_total",
+        "IMAP commands completed, by command and result (ok, error)."
+    );
+    describe_gauge!(
+        "hermod_imap_idle_sessions",
+        "IMAP sessions currently in IDLE."
+    );
+    describe_counter!(
+        "hermod_actor_restarts_total",
+        "Supervised actors restarted after stopping, by kind."
+    );
     describe_gauge!(
         "hermod_actor_mailbox_depth",
         "Requests waiting for an actor, by actor kind."
@@ -216,6 +232,8 @@ pub fn command(protocol: &'static str, command: &'static str, ok: bool) {
     let result = if ok { "ok" } else { "error" };
     match protocol {
         "pop3" => counter!("hermod_pop3_commands_total", "command" => command, "result" => result)
+            .increment(1),
+        "imap" => counter!("hermod_imap_commands_total", "command" => command, "result" => result)
             .increment(1),
         _ => counter!("hermod_smtp_commands_total", "command" => command, "result" => result)
             .increment(1),
@@ -295,6 +313,16 @@ pub fn tls_handshake(protocol: &'static str, ok: bool) {
 /// Storage size of one kind.
 pub fn storage_bytes(kind: &'static str, bytes: u64) {
     gauge!("hermod_storage_bytes", "kind" => kind).set(bytes as f64);
+}
+
+/// IMAP sessions in IDLE (change).
+pub fn imap_idle(delta: f64) {
+    gauge!("hermod_imap_idle_sessions").increment(delta);
+}
+
+/// A supervised actor of `kind` was restarted.
+pub fn actor_restart(kind: &'static str) {
+    counter!("hermod_actor_restarts_total", "kind" => kind).increment(1);
 }
 
 /// A bound was hit and a client was told to wait or retry.

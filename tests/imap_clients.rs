@@ -15,4 +15,14 @@ fn imaplib_end_to_end() {
         .chain([PASSWORD.to_string()])
         .collect::<Vec<_>>();
     assert_eq!(server.python("imap_clients.py", &args).trim(), "ok");
+    let metrics = server.metrics();
+    for line in [
+        "hermod_imap_commands_total{command=\"SELECT\",result=\"ok\"}",
+        "hermod_imap_commands_total{command=\"FETCH\",result=\"ok\"}",
+        "hermod_imap_commands_total{command=\"IDLE\",result=\"ok\"}",
+        "hermod_imap_commands_total{command=\"LOGIN\",result=\"error\"}",
+        "hermod_imap_idle_sessions 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
+    }
 }

@@ -69,8 +69,17 @@ impl Driver {
         // LOGIN and AUTHENTICATE PLAIN in clear only over TLS or from this machine.
         let mut session = Session::new(svc.imap_config(), conn.is_tls(), self.plaintext_allowed);
         conn.queue(&session.greeting());
+        let mut idling = false;
         loop {
-            match session.next_action() {
+            let action = session.next_action();
+            for event in session.take_events() {
+                metrics::command("imap", event.command, event.ok);
+            }
+            if session.is_idle() != idling {
+                idling = !idling;
+                metrics::imap_idle(if idling { 1.0 } else { -1.0 });
+            }
+            match action {
                 Action::Write(bytes) => conn.queue(&bytes),
                 Action::Read => {
                     if conn.flush().await.is_err() {
@@ -131,6 +140,9 @@ impl Driver {
                 }
                 Action::Close => break,
             }
+        }
+        if idling {
+            metrics::imap_idle(-1.0);
         }
         if let Some(mailbox) = &self.mailbox {
             mailbox.do_send(Unwatch(self.id));

@@ -462,7 +462,11 @@ impl Actor for QueueManager {
 }
 
 // Restarted by its Supervisor if it ever stops; `started` reloads the queue from storage.
-impl actix::Supervised for QueueManager {}
+impl actix::Supervised for QueueManager {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        metrics::actor_restart("queue_manager");
+    }
+}
 
 impl Handler<Enqueued> for QueueManager {
     type Result = ();

@@ -205,4 +205,8 @@ impl Handler<Drain> for SpoolWriter {
 
 // Restarted by its Supervisor if it ever stops; waiting sessions were answered `Stopped`
 // (451), and everything committed is on disk.
-impl actix::Supervised for SpoolWriter {}
+impl actix::Supervised for SpoolWriter {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        metrics::actor_restart("spool_writer");
+    }
+}

@@ -20,6 +20,7 @@ const NEED_AUTH: &str = "BAD Command not valid in this state";
 impl Session {
     /// Runs one parsed command.
     pub(super) fn dispatch(&mut self, tag: String, body: CommandBody<'_>) {
+        self.running.push((tag.clone(), body.name()));
         let authed = !matches!(self.state, State::NotAuthenticated);
         let selected = matches!(self.state, State::Selected(_));
         match body {

@@ -10,6 +10,7 @@ use imap_codec::CommandCodec;
 use super::fetch::flag_list;
 use super::framer::{tag_of, Frame, Framer};
 use super::view::Selected;
+use super::CommandEvent;
 use super::{Action, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
 
 /// Replies are gathered across pipelined commands up to this size, then written.
@@ -94,6 +95,10 @@ pub struct Session {
     pending: Option<Pending>,
     pub(super) out: Vec<u8>,
     pub(super) closing: bool,
+    /// Commands started and not yet answered (tag, name), for metrics.
+    pub(super) running: Vec<(String, &'static str)>,
+    /// Completed commands, drained by the connection for metrics.
+    pub(super) events: Vec<CommandEvent>,
     pub(super) auth_failures: usize,
     errors: usize,
     /// RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), FETCH MODSEQ...).
@@ -115,6 +120,8 @@ impl Session {
             pending: None,
             out: Vec::new(),
             closing: false,
+            running: Vec::new(),
+            events: Vec::new(),
             auth_failures: 0,
             errors: 0,
             condstore: false,
@@ -266,6 +273,20 @@ impl Session {
     pub(super) fn tagged(&mut self, tag: &str, text: &str) {
         self.out
             .extend_from_slice(format!("{tag} {text}\r\n").as_bytes());
+        let command = match self.running.iter().position(|(t, _)| t == tag) {
+            Some(i) => self.running.swap_remove(i).1,
+            // A line that never parsed into a command.
+            None => "INVALID",
+        };
+        self.events.push(CommandEvent {
+            command,
+            ok: text.starts_with("OK"),
+        });
+    }
+
+    /// Commands completed since the last call (command name, OK or not), for metrics.
+    pub fn take_events(&mut self) -> Vec<CommandEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Announces pending mailbox updates (EXPUNGE only if `expunge_ok`), then the tagged

@@ -249,6 +249,15 @@ impl From<&crate::storage::StoreError> for StoreErrorKind {
     }
 }
 
+/// One completed command, for metrics (a bounded label: the command's name, or INVALID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandEvent {
+    /// The command (CAPABILITY, FETCH, ...).
+    pub command: &'static str,
+    /// Completed with OK.
+    pub ok: bool,
+}
+
 /// A change to the selected mailbox made by someone else (delivery, another session).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxEvent {
