@@ -1,4 +1,4 @@
-//! BODY[section]<partial> extraction from a stored message (RFC 3501 §6.4.5).
+//! `BODY[section]<partial>` extraction from a stored message (RFC 3501 §6.4.5).
 //!
 //! Works on the raw bytes: part boundaries come from mail-parser's offsets, and
 //! HEADER.FIELDS filtering is done on the header octets themselves so what the client

@@ -5,10 +5,10 @@
 //! recipient, check credentials, spool a message, start TLS or close. The actor that owns the
 //! socket carries these out and reports back with the `*_verdict` methods.
 //!
-//! Layers, bottom up: [`line`] frames command lines under RFC 5321 §4.5.3.1 limits;
-//! [`command`] and [`path`] parse them into typed commands; [`data`] and [`chunk`] receive
-//! message bodies (DATA and BDAT); [`sasl`] decodes AUTH PLAIN/LOGIN; [`reply`] formats
-//! replies; [`session`] decides what each command may do in the current state.
+//! Layers, bottom up: `line` frames command lines under RFC 5321 §4.5.3.1 limits;
+//! `command` and `path` parse them into typed commands; `data` and `chunk` receive
+//! message bodies (DATA and BDAT); `sasl` decodes AUTH PLAIN/LOGIN; `reply` formats
+//! replies; `session` decides what each command may do in the current state.
 //!
 //! The `smtp-proto` crate is not used for parsing: it drops the quotes of quoted local
 //! parts, rejects address literals, cannot tell `<postmaster>` from `<>`, and accepts many
