@@ -162,14 +162,20 @@ enum UserCommand {
 fn main() -> ExitCode {
     // One crypto provider for the whole process (see DEPENDENCIES: ring only).
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    // Servers log their life; one-shot commands speak only when something is wrong.
+    let default_level = match cli.command {
+        Command::Serve(_) | Command::Sink(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("hermod: {e:#}");
