@@ -1,8 +1,10 @@
 //! `hermod-load`: a load generator for mail servers, Hermod or any other. The `smtp`
-//! mode sends a fixed number of messages over concurrent sessions; the `pop3` mode runs
-//! concurrent mailbox sessions for a duration. Both print a summary table, or one JSON
-//! object with `--json`, and exit non-zero when nothing succeeded.
+//! mode sends a fixed number of messages over concurrent sessions; the `pop3` and `imap`
+//! modes run concurrent mailbox sessions (or, `imap --mode idle`, many idling ones) for
+//! a duration. All print a summary table, or one JSON object with `--json`, and exit
+//! non-zero when nothing succeeded.
 
+mod imap;
 mod pop3;
 mod scenario;
 mod smtp;
@@ -21,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::units::{parse_duration, parse_size};
 
-/// Load generator for mail servers (SMTP and POP3).
+/// Load generator for mail servers (SMTP, POP3 and IMAP).
 #[derive(Debug, Parser)]
 #[command(name = "hermod-load", version)]
 struct Cli {
@@ -37,6 +39,9 @@ enum Mode {
     /// Run C POP3 clients in a loop for a duration.
     #[command(args_override_self = true)]
     Pop3(Pop3Args),
+    /// Run C IMAP clients in a loop, or N sessions in IDLE, for a duration.
+    #[command(args_override_self = true)]
+    Imap(ImapArgs),
 }
 
 /// Options every mode takes.
@@ -126,6 +131,36 @@ struct Pop3Args {
     delete_ratio: f64,
 }
 
+#[derive(Debug, Args)]
+struct ImapArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Account name, or a pattern like u%05d@example.test expanded over --user-count.
+    #[arg(long, value_name = "PATTERN")]
+    users: String,
+    /// Number of accounts the pattern expands to (1..=U).
+    #[arg(long, value_name = "U", default_value_t = 1)]
+    user_count: u64,
+    /// Password of every account.
+    #[arg(long)]
+    password: String,
+    /// Concurrent clients (mix).
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// How long clients keep starting sessions (mix) or sessions idle (idle).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Workload: full sessions in a loop, or sessions sitting in IDLE.
+    #[arg(long = "mode", alias = "imap-mode", value_enum, default_value = "mix")]
+    session_mode: imap::SessionMode,
+    /// Sessions opened in idle mode.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    idle_sessions: usize,
+    /// Upgrade with STARTTLS before LOGIN (certificates are not verified).
+    #[arg(long)]
+    starttls: bool,
+}
+
 fn smtp_config(args: SmtpArgs) -> anyhow::Result<smtp::SmtpConfig> {
     let auth = match args.auth {
         Some(pair) => {
@@ -176,6 +211,25 @@ fn pop3_config(args: Pop3Args) -> anyhow::Result<pop3::Pop3Config> {
     })
 }
 
+fn imap_config(args: ImapArgs) -> anyhow::Result<imap::ImapConfig> {
+    anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
+    anyhow::ensure!(args.idle_sessions > 0, "--idle-sessions must be at least 1");
+    let users = pop3::expand_users(&args.users, args.user_count).map_err(anyhow::Error::msg)?;
+    Ok(imap::ImapConfig {
+        progress: args.common.progress(),
+        target: args.common.target,
+        users,
+        password: args.password,
+        clients: args.clients,
+        duration: args.duration,
+        mode: args.session_mode,
+        idle_sessions: args.idle_sessions,
+        starttls: args.starttls,
+        timeout: args.common.timeout,
+        max_time: args.common.max_time,
+    })
+}
+
 /// Prints the report and says whether anything succeeded.
 fn emit<R: serde::Serialize>(
     report: &R,
@@ -201,6 +255,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Mode::Pop3(args) => {
             let json = args.common.json;
             let report = pop3::run(pop3_config(args)?).await?;
+            emit(&report, json, report.table(), report.succeeded())
+        }
+        Mode::Imap(args) => {
+            let json = args.common.json;
+            let report = imap::run(imap_config(args)?).await?;
             emit(&report, json, report.table(), report.succeeded())
         }
     }
@@ -284,7 +343,7 @@ mod tests {
                 .map_err(|e| e.to_string())
                 .and_then(|cli| match cli.mode {
                     Mode::Smtp(a) => smtp_config(a).map(|_| ()).map_err(|e| e.to_string()),
-                    Mode::Pop3(_) => Err("pop3".into()),
+                    _ => Err("not smtp".into()),
                 })
         };
         assert!(parse(&[]).is_ok());
@@ -293,5 +352,30 @@ mod tests {
         assert!(parse(&["--concurrency", "0"]).is_err());
         assert!(parse(&["--size", "lots"]).is_err());
         assert!(parse(&["--timeout", "forever"]).is_err());
+    }
+
+    #[test]
+    fn imap_options() {
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["hermod-load", "imap", "--target", "h:143"];
+            argv.extend_from_slice(&["--users", "u%d", "--user-count", "3", "--password", "p"]);
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|cli| match cli.mode {
+                    Mode::Imap(a) => imap_config(a).map_err(|e| e.to_string()),
+                    _ => Err("not imap".into()),
+                })
+        };
+        let cfg = parse(&[]).unwrap();
+        assert_eq!(cfg.mode, imap::SessionMode::Mix);
+        assert_eq!(cfg.users, vec!["u1", "u2", "u3"]);
+        let cfg = parse(&["--mode", "idle", "--idle-sessions", "7", "--starttls"]).unwrap();
+        assert_eq!(cfg.mode, imap::SessionMode::Idle);
+        assert_eq!(cfg.idle_sessions, 7);
+        assert!(cfg.starttls);
+        assert!(parse(&["--mode", "sleep"]).is_err());
+        assert!(parse(&["--clients", "0"]).is_err());
+        assert!(parse(&["--idle-sessions", "0"]).is_err());
     }
 }

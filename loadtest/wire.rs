@@ -128,8 +128,8 @@ impl LineError {
 }
 
 /// Reads one CRLF-terminated line of at most `max` octets (CRLF included) and returns
-/// it without the CRLF. Both SMTP (RFC 5321 §2.3.8) and POP3 (RFC 1939 §3) end lines
-/// with CRLF, so a bare LF is reported rather than tolerated.
+/// it without the CRLF. SMTP (RFC 5321 §2.3.8), POP3 (RFC 1939 §3) and IMAP (RFC 3501
+/// §2.2) end lines with CRLF, so a bare LF is reported rather than tolerated.
 pub async fn read_crlf_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     max: usize,
@@ -196,6 +196,18 @@ impl Conn {
     pub async fn read_line(&mut self, step: &'static str, max: usize) -> Result<Vec<u8>, Failure> {
         let io = &mut self.io;
         self.limits.run(step, read_crlf_line(io, max)).await
+    }
+
+    /// Reads one whole IMAP response (see [`crate::imap::reply::read_response`]).
+    pub async fn read_imap(
+        &mut self,
+        step: &'static str,
+        max_line: usize,
+        max_literal: u64,
+    ) -> Result<crate::imap::reply::Response, Failure> {
+        let io = &mut self.io;
+        let read = crate::imap::reply::read_response(io, max_line, max_literal);
+        self.limits.run(step, read).await
     }
 
     /// Writes `bytes` and flushes them (TLS buffers records until flushed).

@@ -308,3 +308,168 @@ fn a_silent_server_is_cut_off_at_max_time() {
     assert_eq!(r["interrupted"], 4, "{r:#}");
     assert_eq!(r["accepted"], 0);
 }
+
+fn imap(target: &str, extra: &[&str]) -> (Value, bool) {
+    let mut args = vec![
+        "imap",
+        "--target",
+        target,
+        "--users",
+        "alice@example.test",
+        "--password",
+        PASSWORD,
+    ];
+    args.extend_from_slice(extra);
+    load(&args)
+}
+
+#[test]
+fn imap_mix_runs_clean_sessions() {
+    let server = Server::start_with(&["alice@example.test"], "", "");
+    let mx = server.addr("smtp").to_string();
+    let (r, ok) = smtp(&mx, &["--messages", "5"]);
+    assert!(ok, "{r:#}");
+    assert_eq!(server.wait_for_messages("alice@example.test", 5), 5);
+    let target = server.addr("imap").to_string();
+    let (r, ok) = imap(&target, &["--clients", "2", "--duration", "3s"]);
+    assert!(ok, "{r:#}");
+    assert_eq!(r["mode"], "imap");
+    assert_eq!(r["protocol_violations"], 0, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    let commands = r["commands"].as_object().unwrap();
+    let mut total_ok = 0;
+    for (name, c) in commands {
+        assert_eq!(c["bad"], 0, "{name}: {r:#}");
+        total_ok += c["ok"].as_u64().unwrap();
+    }
+    assert!(total_ok > 0, "{r:#}");
+    for step in [
+        "LOGIN",
+        "SELECT",
+        "FETCH",
+        "FETCH_BODY",
+        "STORE",
+        "APPEND",
+        "LOGOUT",
+    ] {
+        assert!(
+            r["commands"][step]["ok"].as_u64().unwrap() >= 1,
+            "{step}: {r:#}"
+        );
+        let lat = &r["commands"][step]["latency"];
+        assert!(lat["p50_ms"].as_f64().unwrap() <= lat["max_ms"].as_f64().unwrap() + 0.01);
+    }
+    assert!(r["sessions_completed"].as_u64().unwrap() >= 2, "{r:#}");
+    assert!(r["mailbox_min"].as_u64().unwrap() >= 5, "{r:#}");
+    assert!(r["bytes_fetched"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(r["commands_per_sec"].as_f64().unwrap() > 0.0, "{r:#}");
+
+    // The scenario sets the workload; the command line narrows it to one account.
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/loadtest/scenarios/imap-mix.toml"
+    );
+    let (r, ok) = imap(
+        &target,
+        &[
+            "--scenario",
+            scenario,
+            "--user-count",
+            "1",
+            "--clients",
+            "1",
+            "--duration",
+            "500ms",
+            "--starttls",
+        ],
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    assert!(
+        r["commands"]["STARTTLS"]["ok"].as_u64().unwrap() >= 1,
+        "{r:#}"
+    );
+    assert_eq!(
+        r["commands"]["STARTTLS"]["latency"]["count"], r["commands"]["STARTTLS"]["ok"],
+        "{r:#}"
+    );
+}
+
+#[test]
+fn imap_idle_sessions_hear_of_a_delivery() {
+    let server = Server::start_with(&["alice@example.test"], "", "");
+    let target = server.addr("imap").to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_hermod-load"))
+        .args([
+            "imap",
+            "--target",
+            &target,
+            "--users",
+            "alice@example.test",
+            "--password",
+            PASSWORD,
+            "--mode",
+            "idle",
+            "--idle-sessions",
+            "20",
+            "--duration",
+            "2s",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run hermod-load");
+    std::thread::sleep(Duration::from_secs(1));
+    let mx = server.addr("smtp").to_string();
+    let (sent, ok) = smtp(&mx, &["--messages", "1"]);
+    assert!(ok, "{sent:#}");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(out.status.success(), "{r:#}");
+    assert_eq!(r["sessions_idling"], 20, "{r:#}");
+    assert!(r["exists_seen"].as_u64().unwrap() >= 20, "{r:#}");
+    assert_eq!(r["sessions_completed"], 20, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    assert_eq!(r["commands"]["IDLE"]["ok"], 20, "{r:#}");
+}
+
+#[test]
+fn imap_garbage_is_counted_not_fatal() {
+    let target = fake_server(b"hello\r\n");
+    for mode in ["mix", "idle"] {
+        let (r, ok) = imap(
+            &target,
+            &[
+                "--mode",
+                mode,
+                "--duration",
+                "200ms",
+                "--idle-sessions",
+                "3",
+            ],
+        );
+        assert!(!ok, "{r:#}");
+        assert!(r["protocol_violations"].as_u64().unwrap() >= 1, "{r:#}");
+        assert_eq!(r["sessions_completed"], 0, "{r:#}");
+    }
+    // A greeting, then an answer with the wrong tag.
+    let target = fake_server(b"* OK ready\r\nzz9 OK what\r\n");
+    let (r, ok) = imap(&target, &["--duration", "200ms", "--clients", "1"]);
+    assert!(!ok);
+    assert!(r["protocol_violations"].as_u64().unwrap() >= 1, "{r:#}");
+    assert!(
+        r["error_samples"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("another tag")),
+        "{r:#}"
+    );
+}
