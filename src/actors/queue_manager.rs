@@ -286,7 +286,10 @@ impl QueueManager {
 
     /// Hands a job to the queue of its destination.
     fn enqueue(&mut self, key: String, route: Arc<Route>, job: Job, ctx: &mut Context<Self>) {
-        let queue = self.destination(key);
+        let Some(queue) = self.destination(key) else {
+            self.schedule(job, outcomes::now() + REQUEUE_AFTER);
+            return;
+        };
         let enqueue = queue.send(Enqueue {
             job: job.clone(),
             route,
@@ -303,14 +306,12 @@ impl QueueManager {
     }
 
     /// The queue of a destination site, started on first use.
-    fn destination(&mut self, key: String) -> Addr<DomainQueue> {
+    /// None only before `started` has set up the outbound settings.
+    fn destination(&mut self, key: String) -> Option<Addr<DomainQueue>> {
         if let Some(queue) = self.destinations.get(&key).filter(|q| q.connected()) {
-            return queue.clone();
+            return Some(queue.clone());
         }
-        let outbound = self
-            .outbound
-            .clone()
-            .expect("outbound settings exist once started");
+        let outbound = self.outbound.clone()?;
         let arbiters = &self.settings.arbiters;
         let arbiter = &arbiters[self.next_arbiter % arbiters.len()];
         self.next_arbiter += 1;
@@ -318,7 +319,7 @@ impl QueueManager {
         let queue =
             DomainQueue::start_in_arbiter(arbiter, move |_| DomainQueue::new(name, outbound));
         self.destinations.insert(key, queue.clone());
-        queue
+        Some(queue)
     }
 
     /// Records a report: DSNs first (they need the body, which the last update may free),
