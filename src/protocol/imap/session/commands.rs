@@ -21,6 +21,7 @@ impl Session {
     /// Runs one parsed command.
     pub(super) fn dispatch(&mut self, tag: String, body: CommandBody<'_>) {
         self.running.push((tag.clone(), body.name()));
+        let search_return = self.search_return.take();
         let authed = !matches!(self.state, State::NotAuthenticated);
         let selected = matches!(self.state, State::Selected(_));
         match body {
@@ -279,7 +280,13 @@ impl Session {
                 }
                 let keys = criteria.as_ref().iter().map(search_key).collect();
                 let key = crate::protocol::imap::search::SearchKey::And(keys);
-                self.start_job(Job::search(tag, key, uid, self.selected_seqs()));
+                self.start_job(Job::search(
+                    tag,
+                    key,
+                    uid,
+                    search_return,
+                    self.selected_seqs(),
+                ));
             }
             CommandBody::Fetch {
                 sequence_set: set,

@@ -3,6 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 
+use super::esearch::{self, ReturnOpts};
 use super::fetch::{flag_list, render, summary_of, Item};
 use super::machine::{Awaiting, Session, State};
 use super::{Reply, Request, StoreErrorKind};
@@ -40,6 +41,8 @@ pub enum Job {
         key: SearchKey,
         /// UID SEARCH.
         uid: bool,
+        /// RFC 4731 RETURN options: answer with ESEARCH.
+        ret: Option<ReturnOpts>,
         /// Sequence numbers still to test.
         seqs: Vec<u32>,
         /// Matches so far (sequence numbers or UIDs).
@@ -72,12 +75,19 @@ impl Job {
         }
     }
 
-    /// A SEARCH job over `seqs`.
-    pub fn search(tag: String, key: SearchKey, uid: bool, seqs: Vec<u32>) -> Job {
+    /// A SEARCH job over `seqs`; `ret` (RFC 4731 RETURN options) asks for ESEARCH.
+    pub fn search(
+        tag: String,
+        key: SearchKey,
+        uid: bool,
+        ret: Option<ReturnOpts>,
+        seqs: Vec<u32>,
+    ) -> Job {
         Job::Search {
             tag,
             key,
             uid,
+            ret,
             seqs,
             hits: Vec::new(),
             chunk: Vec::new(),
@@ -277,6 +287,7 @@ impl Session {
             tag,
             key,
             uid,
+            ret,
             mut seqs,
             mut hits,
             chunk,
@@ -328,6 +339,7 @@ impl Session {
                     tag,
                     key,
                     uid,
+                    ret,
                     seqs,
                     hits,
                     chunk,
@@ -340,11 +352,17 @@ impl Session {
                 hits.extend(test(seq, None));
             }
         }
-        let mut line = "* SEARCH".to_owned();
-        for h in &hits {
-            line.push_str(&format!(" {h}"));
-        }
-        line.push_str("\r\n");
+        let line = match ret {
+            Some(opts) => esearch::render(&tag, uid, opts, &hits),
+            None => {
+                let mut line = "* SEARCH".to_owned();
+                for h in &hits {
+                    line.push_str(&format!(" {h}"));
+                }
+                line.push_str("\r\n");
+                line
+            }
+        };
         self.out.extend_from_slice(line.as_bytes());
         self.complete(&tag, "OK SEARCH completed", uid);
     }

@@ -7,6 +7,7 @@ use base64::Engine;
 use imap_codec::decode::Decoder;
 use imap_codec::CommandCodec;
 
+use super::esearch::{split_return, ReturnOpts, Split};
 use super::fetch::flag_list;
 use super::framer::{tag_of, Frame, Framer};
 use super::view::Selected;
@@ -103,6 +104,8 @@ pub struct Session {
     errors: usize,
     /// RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), FETCH MODSEQ...).
     pub(super) condstore: bool,
+    /// RFC 4731: the RETURN options cut from the SEARCH being dispatched.
+    pub(super) search_return: Option<ReturnOpts>,
 }
 
 impl Session {
@@ -125,6 +128,7 @@ impl Session {
             auth_failures: 0,
             errors: 0,
             condstore: false,
+            search_return: None,
         }
     }
 
@@ -246,12 +250,27 @@ impl Session {
     }
 
     fn command(&mut self, bytes: &[u8]) {
+        let cut;
+        let bytes = match split_return(bytes) {
+            Split::Plain => bytes,
+            Split::Return(rest, opts) => {
+                self.search_return = Some(opts);
+                cut = rest;
+                &cut
+            }
+            Split::Invalid => {
+                let tag = tag_of(bytes);
+                self.bad(tag.as_deref(), "Invalid SEARCH RETURN options");
+                return;
+            }
+        };
         match CommandCodec::default().decode(bytes) {
             Ok((b"", cmd)) => {
                 let tag = cmd.tag.inner().to_owned();
                 self.dispatch(tag, cmd.body);
             }
             _ => {
+                self.search_return = None;
                 let tag = tag_of(bytes);
                 self.bad(tag.as_deref(), "Unknown command or invalid arguments");
             }
@@ -404,7 +423,7 @@ impl Session {
     pub(super) fn capabilities(&self) -> String {
         let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
         caps.extend(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN"]);
-        caps.extend(["SPECIAL-USE", "CONDSTORE"]);
+        caps.extend(["SPECIAL-USE", "CONDSTORE", "ESEARCH"]);
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls_active {
                 caps.push("STARTTLS");

@@ -1,5 +1,5 @@
 //! The pure IMAP4rev1 session state machine (RFC 3501) with IDLE, UIDPLUS, MOVE, ENABLE,
-//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE and CONDSTORE.
+//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE and ESEARCH.
 //!
 //! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
 //! connection actor must do: write bytes, read more, check credentials, run a storage
@@ -10,7 +10,8 @@
 //!
 //! Layout: [`framer`] cuts input into commands (lines plus literals, bounded),
 //! [`convert`] maps imap-codec's syntax tree to ours, [`view`] is the selected mailbox,
-//! [`list`] does LIST pattern matching, [`fetch`] renders FETCH data, [`jobs`] runs FETCH,
+//! [`list`] does LIST pattern matching, [`esearch`] cuts out SEARCH RETURN options,
+//! [`fetch`] renders FETCH data, [`jobs`] runs FETCH,
 //! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
 //! (commands are dispatched in `commands`, storage answers completed in `answers`).
 //!
@@ -22,6 +23,7 @@
 mod answers;
 mod commands;
 pub mod convert;
+pub mod esearch;
 pub mod fetch;
 pub mod framer;
 pub mod jobs;

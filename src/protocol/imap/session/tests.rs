@@ -141,7 +141,7 @@ fn test_config() -> SessionConfig {
     }
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE";
+const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH";
 const MSG1: &str = "From: Ann <ann@example.org>\r\nSubject: hello\r\n\r\nHi Bob\r\n";
 const MSG2: &str = "From: Cy <cy@example.org>\r\nSubject: lunch\r\n\r\nPizza?\r\n";
 
@@ -617,4 +617,37 @@ fn fetch_reads_bodies_in_chunks_and_examine_is_read_only() {
          * 40 FETCH (UID 40 RFC822.HEADER {47}\r\nFrom: Ann <ann@example.org>\r\nSubject: hello\r\n\r\n)\r\n\
          g OK FETCH completed\r\n"
     );
+}
+
+fn esearch_script() -> Vec<u8> {
+    let mut s = b"a LOGIN bob@example.org secret\r\nb SELECT INBOX\r\n".to_vec();
+    s.extend_from_slice(b"c SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN\r\n");
+    s.extend_from_slice(b"d UID SEARCH RETURN () ALL\r\n");
+    s.extend_from_slice(b"e uid search return (count min) CHARSET UTF-8 BODY {5+}\r\nPizza\r\n");
+    s.extend_from_slice(b"f SEARCH RETURN (MIN MAX COUNT ALL) DELETED\r\n");
+    s.extend_from_slice(b"g SEARCH RETURN (SAVE) ALL\r\nh SEARCH RETURN (MIN\r\n");
+    s.extend_from_slice(b"i SEARCH 2:3\r\nj LOGOUT\r\n");
+    s
+}
+
+#[test]
+fn esearch_return_options_with_split_input() {
+    let expected =
+        "* ESEARCH (TAG \"c\") MIN 1 MAX 4 COUNT 3 ALL 1,3:4\r\nc OK SEARCH completed\r\n\
+         * ESEARCH (TAG \"d\") UID ALL 1:4\r\nd OK SEARCH completed\r\n\
+         * ESEARCH (TAG \"e\") UID MIN 2 COUNT 1\r\ne OK SEARCH completed\r\n\
+         * ESEARCH (TAG \"f\") COUNT 0\r\nf OK SEARCH completed\r\n\
+         g BAD Invalid SEARCH RETURN options\r\nh BAD Invalid SEARCH RETURN options\r\n\
+         * SEARCH 2 3\r\ni OK SEARCH completed\r\n\
+         * BYE Logging out\r\nj OK LOGOUT completed\r\n";
+    for chunk in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] {
+        let mut h = Harness::new(true);
+        h.deliver(MSG1, &[]);
+        h.deliver(MSG2, &["\\Seen"]);
+        h.deliver(MSG1, &[]);
+        h.deliver(MSG1, &[]);
+        let out = h.send(&esearch_script(), chunk);
+        let from = out.find("* ESEARCH").unwrap();
+        assert_eq!(&out[from..], expected, "chunk {chunk}");
+    }
 }
