@@ -83,6 +83,12 @@ assert ok(m.search(None, "BODY", "needle"))[0].split() == [b"2"]
 assert ok(m.search(None, "UNSEEN"))[0].split() == [b"1"]
 ok(m.store("1", "+FLAGS", "(\\Flagged)"))
 assert ok(m.search(None, "FLAGGED"))[0].split() == [b"1"]
+# RFC 4731 ESEARCH.
+assert "ESEARCH" in m.capabilities or b"ESEARCH" in ok(m.capability())[0], m.capabilities
+typ, data = m._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT)", "ALL")
+assert typ == "OK", data
+esearch = m.untagged_responses.pop("ESEARCH")[0]
+assert b"MIN 1 MAX 2 COUNT 2" in esearch, esearch
 
 # --- mailboxes: create, list, copy, move, append with APPENDUID -------------------------
 ok(m.create("Archive"))
