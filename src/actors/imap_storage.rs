@@ -77,11 +77,7 @@ fn run(
             }
             let name = canonical(&mailbox);
             let (validity, uid) = store.append(user, &name, message)?;
-            let appended: Vec<_> = store
-                .messages(user, &name)?
-                .into_iter()
-                .filter(|m| m.uid == uid)
-                .collect();
+            let appended = store.messages_by_uid(user, &name, &[uid])?;
             events.push((name, MailboxEvent::Appended(appended)));
             Reply::Appended(validity, uid)
         }

@@ -124,8 +124,7 @@ impl Mailbox {
                             })
                             .collect();
                         store
-                            .messages(&first.user, "INBOX")
-                            .map(|all| all.into_iter().filter(|m| uids.contains(&m.uid)).collect())
+                            .messages_by_uid(&first.user, "INBOX", &uids)
                             .unwrap_or_default()
                     }
                     _ => Vec::new(),

@@ -434,6 +434,25 @@ pub(super) fn delete_user_removes_mailboxes(store: &dyn Store) {
 }
 
 /// Instantiate every contract test for one backend; `$make` returns `(store, guard)`.
+/// Point lookups return the asked UIDs in the asked order and skip unknown ones.
+pub(super) fn messages_by_uid_looks_up(store: &dyn Store) {
+    let body = "Subject: s\r\n\r\nx\r\n";
+    for _ in 0..3 {
+        let ids = store
+            .spool(vec![message(body, vec![local("bob@example.org", "bob")])])
+            .unwrap();
+        deliver(store, to_inbox(ids[0], 0, "bob"));
+    }
+    let found = store.messages_by_uid("bob", "INBOX", &[3, 99, 1]).unwrap();
+    assert_eq!(found.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![3, 1]);
+    let all = store.messages("bob", "INBOX").unwrap();
+    assert_eq!(found[1], all[0]);
+    assert!(matches!(
+        store.messages_by_uid("bob", "Nope", &[1]),
+        Err(StoreError::NotFound)
+    ));
+}
+
 /// A summary given at spool time reaches every delivered copy (IMAP never reparses).
 pub(super) fn spooled_summary_reaches_the_mailbox(store: &dyn Store) {
     let mut new = message(
@@ -465,6 +484,7 @@ macro_rules! contract_tests {
             contract_tests!(@each $make;
                 round_trip,
                 spooled_summary_reaches_the_mailbox,
+                messages_by_uid_looks_up,
                 batch_ids_increase_in_order,
                 multi_recipient_shares_one_blob,
                 deliver_twice_is_already_done,

@@ -366,6 +366,23 @@ impl Store for MemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
+    fn messages_by_uid(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let inner = lock(&self.inner);
+        let mailbox = inner
+            .mailboxes
+            .get(&(user.to_owned(), name.to_owned()))
+            .ok_or(StoreError::NotFound)?;
+        Ok(uids
+            .iter()
+            .filter_map(|uid| mailbox.messages.get(uid).cloned())
+            .collect())
+    }
+
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
         lock(&self.inner).expunge_uids(user, name, uids).map(drop)
     }

@@ -313,6 +313,18 @@ pub trait Store: Send + Sync + 'static {
     /// not be seen, each one whole.
     fn messages(&self, user: &str, name: &str) -> Result<Vec<MessageMeta>, StoreError>;
 
+    /// The messages with these UIDs, in the order given; unknown UIDs are skipped.
+    /// [`StoreError::NotFound`] if the mailbox does not exist. A lookup per UID, not a scan:
+    /// what a new delivery or APPEND needs to tell other sessions.
+    ///
+    /// Not a write; may block. Sees every change that returned before the call.
+    fn messages_by_uid(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<MessageMeta>, StoreError>;
+
     /// Remove messages (unknown UIDs are ignored) and drop their blob references; space is
     /// reclaimed when a blob's last reference goes. [`StoreError::NotFound`] if the mailbox
     /// does not exist. HIGHESTMODSEQ rises and the UIDs are recorded for

@@ -164,6 +164,15 @@ impl Store for SledStore {
         self.messages_impl(user, name)
     }
 
+    fn messages_by_uid(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        self.messages_by_uid_impl(user, name, uids)
+    }
+
     fn expunge(&self, user: &str, name: &str, uids: &[u32]) -> Result<(), StoreError> {
         self.expunge_impl(user, name, uids).map(drop)
     }

@@ -137,6 +137,26 @@ impl SledStore {
             .collect()
     }
 
+    /// See [`Store::messages_by_uid`](super::Store::messages_by_uid).
+    pub(super) fn messages_by_uid_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        if self.mailboxes.get(mailbox_key(user, name))?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let prefix = messages_prefix(user, name);
+        let mut found = Vec::with_capacity(uids.len());
+        for &uid in uids {
+            if let Some(raw) = self.messages.get(message_key(&prefix, uid))? {
+                found.push(decode_message(&raw)?);
+            }
+        }
+        Ok(found)
+    }
+
     /// See [`Store::put_user`](super::Store::put_user).
     pub(super) fn put_user_impl(&self, user: UserRecord) -> Result<(), StoreError> {
         check_name(&user.address)?;
