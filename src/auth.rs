@@ -35,6 +35,17 @@ pub enum Verdict {
     TempFail,
 }
 
+impl Verdict {
+    /// The `result` label of `hermod_auth_attempts_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Ok(_) => "ok",
+            Verdict::Invalid => "invalid",
+            Verdict::TempFail => "tempfail",
+        }
+    }
+}
+
 /// Hashes `password` with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
     let salt = SaltString::generate(&mut OsRng);

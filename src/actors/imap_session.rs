@@ -103,19 +103,10 @@ impl Driver {
                 }
                 Action::Authenticate { user, password } => {
                     let verdict = svc.auth.verify(None, &user, &password).await;
+                    metrics::auth("imap", verdict.label());
                     let user = match verdict {
-                        crate::auth::Verdict::Ok(user) => {
-                            metrics::auth("imap", "ok");
-                            Some(user)
-                        }
-                        crate::auth::Verdict::Invalid => {
-                            metrics::auth("imap", "invalid");
-                            None
-                        }
-                        crate::auth::Verdict::TempFail => {
-                            metrics::auth("imap", "tempfail");
-                            None
-                        }
+                        crate::auth::Verdict::Ok(user) => Some(user),
+                        _ => None,
                     };
                     if let Some(user) = &user {
                         self.mailbox = Some(svc.mailboxes.get(user));

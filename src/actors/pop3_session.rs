@@ -86,12 +86,12 @@ impl Driver {
                     password,
                 } => {
                     let verdict = svc.auth.verify(authzid.as_deref(), &user, &password).await;
-                    let (verdict, result) = match verdict {
-                        crate::auth::Verdict::Ok(user) => (AuthVerdict::Ok { user }, "ok"),
-                        crate::auth::Verdict::Invalid => (AuthVerdict::Invalid, "invalid"),
-                        crate::auth::Verdict::TempFail => (AuthVerdict::TempFail, "tempfail"),
+                    metrics::auth("pop3", verdict.label());
+                    let verdict = match verdict {
+                        crate::auth::Verdict::Ok(user) => AuthVerdict::Ok { user },
+                        crate::auth::Verdict::Invalid => AuthVerdict::Invalid,
+                        crate::auth::Verdict::TempFail => AuthVerdict::TempFail,
                     };
-                    metrics::auth("pop3", result);
                     session.auth_verdict(verdict);
                 }
                 Action::OpenMaildrop { user } => {

@@ -99,12 +99,12 @@ impl Driver {
                         .auth
                         .verify(authzid.as_deref(), &authcid, &password)
                         .await;
-                    let (verdict, result) = match verdict {
-                        crate::auth::Verdict::Ok(user) => (AuthVerdict::Ok { user }, "ok"),
-                        crate::auth::Verdict::Invalid => (AuthVerdict::Invalid, "invalid"),
-                        crate::auth::Verdict::TempFail => (AuthVerdict::TempFail, "tempfail"),
+                    metrics::auth("smtp", verdict.label());
+                    let verdict = match verdict {
+                        crate::auth::Verdict::Ok(user) => AuthVerdict::Ok { user },
+                        crate::auth::Verdict::Invalid => AuthVerdict::Invalid,
+                        crate::auth::Verdict::TempFail => AuthVerdict::TempFail,
                     };
-                    metrics::auth("smtp", result);
                     session.auth_verdict(verdict);
                 }
                 Action::StartTls => {
