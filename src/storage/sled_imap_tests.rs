@@ -2,7 +2,6 @@
 //! restart, APPEND bodies share the spool's reclaim, concurrent APPEND/STORE/EXPUNGE keep
 //! the counters consistent.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,9 +9,7 @@ use bytes::Bytes;
 use super::spool::list_segments;
 use super::*;
 
-fn open(dir: &Path) -> SledStore {
-    SledStore::open(dir, 8 << 20).unwrap()
-}
+use super::sled_tests::open;
 
 fn draft(body: &'static str, flags: &[&str]) -> AppendMessage {
     AppendMessage {

@@ -39,8 +39,23 @@ fn segment_ids(dir: &Path) -> Vec<u64> {
         .collect()
 }
 
-fn open(dir: &Path) -> SledStore {
-    SledStore::open(dir, 8 << 20).unwrap()
+/// Opens the store, waiting for a previous in-process instance to let go: sled's flusher
+/// thread holds the file lock for a moment after the `Db` is dropped. (Across processes,
+/// as the CLI and the server use it, the lock goes with the process.)
+pub(super) fn open(dir: &Path) -> SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledStore::open(dir, 8 << 20) {
+            Ok(store) => return store,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("open: {e}"),
+        }
+    }
 }
 
 #[test]
