@@ -505,10 +505,8 @@ impl Handler<RetryNow> for QueueManager {
             .cloned()
             .collect();
         for key in keys {
-            if let Some(mut job) = self.scheduled.remove(&key) {
-                for r in &mut job.recipients {
-                    r.attempts = r.attempts.max(1);
-                }
+            // Only the due time changes: attempts stay as counted.
+            if let Some(job) = self.scheduled.remove(&key) {
                 self.scheduled.insert((0, key.1, key.2), job);
             }
         }
