@@ -94,7 +94,9 @@ async fn deliver(
     mut job: Job,
     route: &Route,
 ) -> Report {
-    let body = match job.inline.take() {
+    // Held to the end of the attempt, so the body counts against the budget while in use.
+    let inline = job.inline.take();
+    let body = match &inline {
         Some(inline) => inline.bytes().clone(),
         None => {
             let store = Arc::clone(&outbound.store);
