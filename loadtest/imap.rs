@@ -1,7 +1,10 @@
 //! The IMAP mode. `mix`: C clients loop for a duration over realistic sessions (LOGIN,
 //! SELECT, FETCH of the list and of one message, STORE, APPEND, sometimes EXPUNGE,
-//! LOGOUT; RFC 3501), every command checked and timed. `idle`: N sessions sit in IDLE
-//! (RFC 2177) for a duration, counting the EXISTS each is told about.
+//! LOGOUT; RFC 3501), every command checked and timed. `login`, `fetch` and `append`
+//! isolate one rate each, as imaptest's profiles do: sessions of LOGIN and LOGOUT only,
+//! or one logged-in session per client looping over FETCH (a window of headers, then one
+//! whole message) or over APPEND. `idle`: N sessions sit in IDLE (RFC 2177) for a
+//! duration, counting the EXISTS each is told about.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,11 +47,21 @@ const STEPS: [&str; 13] = [
 /// Share of sessions that delete and expunge one message.
 const EXPUNGE_RATIO: f64 = 0.1;
 
+/// Messages one `fetch`-mode FETCH of headers covers (imaptest's FETCH takes up to 100).
+const FETCH_WINDOW: u32 = 20;
+
 /// Which workload to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SessionMode {
     /// Clients loop over full mailbox sessions.
     Mix,
+    /// Clients loop over LOGIN and LOGOUT only.
+    Login,
+    /// Each client logs in once and loops over FETCH (the mailbox must hold messages).
+    Fetch,
+    /// Each client logs in once and loops over APPEND.
+    Append,
     /// Sessions sit in IDLE.
     Idle,
 }
@@ -98,6 +111,8 @@ pub struct CommandReport {
 pub struct MixReport {
     /// Always `imap`.
     pub mode: &'static str,
+    /// `mix`, `login`, `fetch` or `append`.
+    pub workload: SessionMode,
     /// The server driven.
     pub target: String,
     /// Wall time of the run in seconds.
@@ -189,10 +204,11 @@ fn refusals_text(commands: &BTreeMap<&'static str, CommandReport>) -> String {
 impl MixReport {
     fn table(&self) -> String {
         let mut out = format!(
-            "IMAP load on {}: {} of {} sessions completed in {:.2} s ({:.1} sessions/s, \
+            "IMAP {:?} load on {}: {} of {} sessions completed in {:.2} s ({:.1} sessions/s, \
              {:.1} commands/s, {} users)\n\
              rejected {}  connection errors {}  timeouts {}  protocol violations {}  interrupted {}\n\
              fetched {} messages ({} octets), appended {}, expunged {}\n\n",
+            self.workload,
             self.target,
             self.sessions_completed,
             self.sessions,
@@ -278,6 +294,8 @@ struct Worker {
     rec: Recorder,
     mailbox: Option<(u64, u64)>,
     rng: StdRng,
+    /// Set when going on cannot succeed.
+    finished: bool,
 }
 
 impl Worker {
@@ -354,18 +372,79 @@ impl Worker {
         Ok(())
     }
 
+    /// `login` mode: LOGIN and LOGOUT, nothing in between.
+    async fn login_only(&mut self, user: &str) -> Result<(), Failure> {
+        let shared = Arc::clone(&self.shared);
+        let rec = &mut self.rec;
+        let mut s = Session::open(&shared.at, user, &shared.cfg.password, rec).await?;
+        s.command(rec, "LOGOUT", "LOGOUT").await?;
+        Ok(())
+    }
+
+    /// `fetch` and `append` modes: one session that loops until the run ends.
+    async fn logged_in(&mut self, user: &str, until: Instant) -> Result<(), Failure> {
+        let shared = Arc::clone(&self.shared);
+        let rec = &mut self.rec;
+        let mut s = Session::open(&shared.at, user, &shared.cfg.password, rec).await?;
+        s.command(rec, "SELECT", "SELECT INBOX").await?;
+        let count = u64::from(s.exists);
+        self.mailbox = Some(match self.mailbox {
+            Some((lo, hi)) => (lo.min(count), hi.max(count)),
+            None => (count, count),
+        });
+        let fetching = shared.cfg.mode == SessionMode::Fetch;
+        if fetching && s.exists == 0 {
+            // Another session would find the same empty INBOX: this client is done.
+            self.finished = true;
+            return Err(Failure::Violation {
+                step: "SELECT",
+                detail: format!("{user}: INBOX is empty; fill it first (--mode append)"),
+            });
+        }
+        while Instant::now() < until {
+            if fetching {
+                let rec = &mut self.rec;
+                let first = self.rng.gen_range(1..=s.exists);
+                let last = (first + FETCH_WINDOW - 1).min(s.exists);
+                s.command(
+                    rec,
+                    "FETCH",
+                    &format!("FETCH {first}:{last} (FLAGS RFC822.SIZE ENVELOPE)"),
+                )
+                .await?;
+                let n = self.rng.gen_range(1..=s.exists);
+                let octets = s
+                    .command(rec, "FETCH_BODY", &format!("FETCH {n} BODY.PEEK[]"))
+                    .await?;
+                shared.fetched.fetch_add(1, Ordering::Relaxed);
+                shared.bytes.fetch_add(octets, Ordering::Relaxed);
+            } else {
+                let id = self.rng.gen::<u64>();
+                self.append(&mut s, id).await?;
+                shared.appended.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        s.command(&mut self.rec, "LOGOUT", "LOGOUT").await?;
+        Ok(())
+    }
+
     async fn run(mut self, index: usize) -> Worker {
         let shared = Arc::clone(&self.shared);
         let users = &shared.cfg.users;
         let until = (shared.started + shared.cfg.duration).min(shared.at.limits.stop_at);
         // Clients start on different accounts and step by the client count.
         let mut turn = index;
-        while Instant::now() < until && !users.is_empty() {
+        while Instant::now() < until && !users.is_empty() && !self.finished {
             let user = &users[turn % users.len()];
             turn += shared.cfg.clients.max(1);
             shared.sessions.fetch_add(1, Ordering::Relaxed);
             let t = Instant::now();
-            match self.session(user).await {
+            let outcome = match shared.cfg.mode {
+                SessionMode::Login => self.login_only(user).await,
+                SessionMode::Fetch | SessionMode::Append => self.logged_in(user, until).await,
+                SessionMode::Mix | SessionMode::Idle => self.session(user).await,
+            };
+            match outcome {
                 Ok(()) => {
                     self.rec.lat.record("session", t.elapsed());
                     shared.tally.succeed();
@@ -398,7 +477,9 @@ fn endpoint(cfg: &ImapConfig, started: Instant) -> anyhow::Result<Endpoint> {
 /// Runs the IMAP mode and returns its figures.
 pub async fn run(cfg: ImapConfig) -> anyhow::Result<ImapReport> {
     match cfg.mode {
-        SessionMode::Mix => Ok(ImapReport::Mix(run_mix(cfg).await?)),
+        SessionMode::Mix | SessionMode::Login | SessionMode::Fetch | SessionMode::Append => {
+            Ok(ImapReport::Mix(run_mix(cfg).await?))
+        }
         SessionMode::Idle => Ok(ImapReport::Idle(idle::run(cfg).await?)),
     }
 }
@@ -446,6 +527,7 @@ async fn run_mix(cfg: ImapConfig) -> anyhow::Result<MixReport> {
             rec: Recorder::new(&STEPS),
             mailbox: None,
             rng: StdRng::from_entropy(),
+            finished: false,
         };
         workers.spawn(worker.run(index));
     }
@@ -469,6 +551,7 @@ async fn run_mix(cfg: ImapConfig) -> anyhow::Result<MixReport> {
     let c = shared.tally.counts();
     Ok(MixReport {
         mode: "imap",
+        workload: shared.cfg.mode,
         target: shared.cfg.target.clone(),
         elapsed_secs: elapsed.as_secs_f64(),
         users: shared.cfg.users.len(),

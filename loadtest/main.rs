@@ -150,7 +150,9 @@ struct ImapArgs {
     /// How long clients keep starting sessions (mix) or sessions idle (idle).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
-    /// Workload: full sessions in a loop, or sessions sitting in IDLE.
+    /// Workload: full sessions in a loop (mix), LOGIN+LOGOUT only (login), one logged-in
+    /// session per client looping over FETCH (fetch) or APPEND (append), or sessions
+    /// sitting in IDLE (idle).
     #[arg(long = "mode", alias = "imap-mode", value_enum, default_value = "mix")]
     session_mode: imap::SessionMode,
     /// Sessions opened in idle mode.

@@ -396,6 +396,57 @@ fn imap_mix_runs_clean_sessions() {
 }
 
 #[test]
+fn imap_single_rate_modes_isolate_their_commands() {
+    let server = Server::start_with(&["alice@example.test"], "", "");
+    let target = server.addr("imap").to_string();
+
+    // An empty INBOX cannot be fetched from: said, not hung.
+    let (r, ok) = imap(&target, &["--mode", "fetch", "--duration", "300ms"]);
+    assert!(!ok, "{r:#}");
+    assert_eq!(r["workload"], "fetch");
+    assert!(
+        r["error_samples"].to_string().contains("INBOX is empty"),
+        "{r:#}"
+    );
+
+    let (r, ok) = imap(
+        &target,
+        &["--mode", "append", "--clients", "2", "--duration", "1s"],
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    let appended = r["messages_appended"].as_u64().unwrap();
+    assert!(appended >= 2, "{r:#}");
+    assert_eq!(r["commands"]["APPEND"]["ok"], appended, "{r:#}");
+    // One login per client: the session lasts the whole run.
+    assert_eq!(r["commands"]["LOGIN"]["ok"], 2, "{r:#}");
+    assert!(r["commands"].get("FETCH").is_none(), "{r:#}");
+
+    let (r, ok) = imap(
+        &target,
+        &["--mode", "fetch", "--clients", "2", "--duration", "1s"],
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    assert_eq!(r["commands"]["LOGIN"]["ok"], 2, "{r:#}");
+    assert!(r["commands"]["FETCH"]["ok"].as_u64().unwrap() >= 2, "{r:#}");
+    assert!(r["bytes_fetched"].as_u64().unwrap() > 0, "{r:#}");
+    assert!(r["commands"].get("APPEND").is_none(), "{r:#}");
+    assert_eq!(r["mailbox_min"], appended, "{r:#}");
+
+    let (r, ok) = imap(
+        &target,
+        &["--mode", "login", "--clients", "2", "--duration", "1s"],
+    );
+    assert!(ok, "{r:#}");
+    assert_eq!(r["errors"], 0, "{r:#}");
+    let logins = r["commands"]["LOGIN"]["ok"].as_u64().unwrap();
+    assert!(logins >= 2, "{r:#}");
+    assert_eq!(r["commands"]["LOGOUT"]["ok"], logins, "{r:#}");
+    assert!(r["commands"].get("SELECT").is_none(), "{r:#}");
+}
+
+#[test]
 fn imap_idle_sessions_hear_of_a_delivery() {
     let server = Server::start_with(&["alice@example.test"], "", "");
     let target = server.addr("imap").to_string();
