@@ -1,6 +1,7 @@
 //! One actor per active mailbox: it batches local deliveries into store transactions (one
-//! blocking call per batch, never two at once for the same mailbox) and holds the POP3
-//! maildrop lock (RFC 1939 §8: one session at a time).
+//! blocking call per batch, never two at once for the same mailbox), computes each new
+//! message's IMAP summary there (so that FETCH never parses a message, and SMTP intake does
+//! not pay for it), and holds the POP3 maildrop lock (RFC 1939 §8: one session at a time).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,9 +11,11 @@ use std::time::{Duration, Instant};
 use actix::dev::ArbiterHandle;
 use actix::prelude::*;
 
+use super::job::InlineBody;
 use crate::metrics;
+use crate::protocol::imap::encoded_summary;
 use crate::protocol::imap::session::MailboxEvent;
-use crate::storage::{LocalDelivery, LocalOutcome, Store};
+use crate::storage::{LocalDelivery, LocalOutcome, QueueId, Store};
 
 /// Deliveries per store call: large enough to amortize, small enough to stay responsive.
 const MAX_BATCH: usize = 512;
@@ -22,7 +25,16 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Deliver these queued recipients into this mailbox.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Deliver(pub Vec<LocalDelivery>);
+pub struct Deliver(pub Vec<LocalItem>);
+
+/// One queued recipient to deliver, with the message body while the spool writer's copy is
+/// still in memory (otherwise it is read back from the store to summarize it).
+pub struct LocalItem {
+    /// What to deliver.
+    pub delivery: LocalDelivery,
+    /// The body, counted against the queue manager's memory budget until dropped.
+    pub body: Option<Arc<InlineBody>>,
+}
 
 /// Take the POP3 lock; `None` when another session holds it.
 #[derive(Message)]
@@ -67,7 +79,7 @@ pub struct Publish {
 /// The per-account actor: deliveries, the POP3 lock, and IMAP change notifications.
 pub struct Mailbox {
     store: Arc<dyn Store>,
-    pending: Vec<LocalDelivery>,
+    pending: Vec<LocalItem>,
     delivering: bool,
     lock: Option<u64>,
     next_token: u64,
@@ -105,13 +117,14 @@ impl Mailbox {
         }
         self.delivering = true;
         let take = self.pending.len().min(MAX_BATCH);
-        let batch: Vec<LocalDelivery> = self.pending.drain(..take).collect();
-        metrics::mailbox_depth_add("mailbox", -(batch.len() as f64));
+        let items: Vec<LocalItem> = self.pending.drain(..take).collect();
+        metrics::mailbox_depth_add("mailbox", -(items.len() as f64));
         let store = Arc::clone(&self.store);
         let started = Instant::now();
         let watched = self.watchers.values().any(|(name, _)| name == "INBOX");
         let work = async move {
             tokio::task::spawn_blocking(move || {
+                let batch = summarized(store.as_ref(), items);
                 let outcome = store.deliver_local(&batch);
                 // Watching sessions need the new messages' metadata for EXISTS and FETCH.
                 let appended = match (&outcome, batch.first()) {
@@ -166,13 +179,45 @@ impl Mailbox {
                 metrics::delivery("local", "deferred", retry.len() as u64);
                 ctx.run_later(RETRY_AFTER, move |act, ctx| {
                     metrics::mailbox_depth_add("mailbox", retry.len() as f64);
-                    act.pending.extend(retry);
+                    act.pending
+                        .extend(retry.into_iter().map(|delivery| LocalItem {
+                            delivery,
+                            body: None,
+                        }));
                     act.deliver_next(ctx);
                 });
             }
             act.deliver_next(ctx);
         }));
     }
+}
+
+/// The deliveries of a batch with their IMAP summaries, each message parsed once however
+/// many of its recipients the batch holds. A body that cannot be read leaves the summary
+/// out: the delivery matters more, and FETCH computes a missing summary itself.
+fn summarized(store: &dyn Store, items: Vec<LocalItem>) -> Vec<LocalDelivery> {
+    let mut done: HashMap<QueueId, Option<Vec<u8>>> = HashMap::new();
+    items
+        .into_iter()
+        .map(|LocalItem { mut delivery, body }| {
+            if delivery.summary.is_none() {
+                delivery.summary = done
+                    .entry(delivery.queue_id)
+                    .or_insert_with(|| match body {
+                        Some(body) => encoded_summary(body.bytes()),
+                        None => read_body(store, delivery.queue_id)
+                            .and_then(|raw| encoded_summary(&raw)),
+                    })
+                    .clone();
+            }
+            delivery
+        })
+        .collect()
+}
+
+fn read_body(store: &dyn Store, id: QueueId) -> Option<bytes::Bytes> {
+    let message = store.queued_message(id).ok().flatten()?;
+    store.read_blob(message.blob).ok()
 }
 
 impl Actor for Mailbox {
@@ -298,5 +343,76 @@ impl MailboxRegistry {
         let addr = Mailbox::start_in_arbiter(&inner.arbiters[i], move |_| Mailbox::new(store));
         actors.insert(user.to_string(), addr.clone());
         addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{DeliveryTarget, MemoryStore, NewMessage, QueuedRecipient};
+    use std::sync::atomic::AtomicUsize;
+
+    fn spooled(store: &MemoryStore, subject: &str) -> QueueId {
+        let new = NewMessage {
+            sender: "s@client.test".into(),
+            recipients: vec![QueuedRecipient::new(
+                "a@example.test",
+                DeliveryTarget::Local { user: "a".into() },
+            )],
+            body: bytes::Bytes::from(format!("Subject: {subject}\r\n\r\nbody\r\n")),
+            ..NewMessage::default()
+        };
+        store.spool(vec![new]).unwrap()[0]
+    }
+
+    fn item(queue_id: QueueId, body: Option<Arc<InlineBody>>) -> LocalItem {
+        LocalItem {
+            delivery: LocalDelivery {
+                queue_id,
+                rcpt: 0,
+                user: "a".into(),
+                mailbox: "INBOX".into(),
+                summary: None,
+            },
+            body,
+        }
+    }
+
+    fn envelope(delivery: &LocalDelivery) -> String {
+        let raw = delivery.summary.as_deref().expect("summarized");
+        postcard::from_bytes::<crate::protocol::imap::MessageSummary>(raw)
+            .unwrap()
+            .envelope
+    }
+
+    #[test]
+    fn bodies_in_memory_or_on_disk_are_summarized() {
+        let store = MemoryStore::new();
+        let on_disk = spooled(&store, "from disk");
+        let in_memory = spooled(&store, "ignored: the memory copy wins");
+        let budget = Arc::new(AtomicUsize::new(0));
+        let body = bytes::Bytes::from_static(b"Subject: from memory\r\n\r\nx\r\n");
+        let kept = InlineBody::keep(&body, &budget);
+        let batch = summarized(
+            &store,
+            vec![
+                item(on_disk, None),
+                item(in_memory, kept.clone()),
+                item(in_memory, kept),
+            ],
+        );
+        assert!(envelope(&batch[0]).contains("\"from disk\""));
+        assert!(envelope(&batch[1]).contains("\"from memory\""));
+        assert_eq!(batch[1].summary, batch[2].summary);
+        // Once summarized, the bodies are let go: the budget is free again.
+        drop(batch);
+        assert_eq!(budget.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn an_unreadable_body_still_delivers_without_a_summary() {
+        let store = MemoryStore::new();
+        let batch = summarized(&store, vec![item(999, None)]);
+        assert_eq!(batch[0].summary, None);
     }
 }

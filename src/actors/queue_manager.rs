@@ -20,7 +20,7 @@ use bytes::Bytes;
 
 use super::domain_queue::{DomainQueue, Enqueue, Outbound, Route};
 use super::job::{Attempt, InlineBody, Job, JobRecipient, Report};
-use super::mailbox::{Deliver, MailboxRegistry};
+use super::mailbox::{Deliver, LocalItem, MailboxRegistry};
 use super::outcomes;
 use super::spool_writer::SpoolWriter;
 use crate::config::Config;
@@ -142,8 +142,10 @@ impl QueueManager {
     /// Routes the pending recipients of messages: local ones to mailboxes now, remote ones
     /// into the schedule.
     fn route(&mut self, messages: Vec<(QueuedMessage, Option<Bytes>)>) {
-        let mut local: HashMap<String, Vec<LocalDelivery>> = HashMap::new();
+        let mut local: HashMap<String, Vec<LocalItem>> = HashMap::new();
         for (message, body) in messages {
+            // One budgeted copy per message, shared by its local recipients.
+            let mut local_body: Option<Option<Arc<InlineBody>>> = None;
             let mut remote: BTreeMap<String, (i64, Vec<JobRecipient>)> = BTreeMap::new();
             for (index, (rcpt, status)) in message.recipients.iter().enumerate() {
                 if !status.is_pending() {
@@ -151,11 +153,21 @@ impl QueueManager {
                 }
                 match &rcpt.target {
                     DeliveryTarget::Local { user } => {
-                        local.entry(user.clone()).or_default().push(LocalDelivery {
-                            queue_id: message.id,
-                            rcpt: index as u32,
-                            user: user.clone(),
-                            mailbox: "INBOX".into(),
+                        let body = local_body
+                            .get_or_insert_with(|| {
+                                body.as_ref()
+                                    .and_then(|b| InlineBody::keep(b, &self.inline_budget))
+                            })
+                            .clone();
+                        local.entry(user.clone()).or_default().push(LocalItem {
+                            delivery: LocalDelivery {
+                                queue_id: message.id,
+                                rcpt: index as u32,
+                                user: user.clone(),
+                                mailbox: "INBOX".into(),
+                                summary: None,
+                            },
+                            body,
                         })
                     }
                     DeliveryTarget::Remote { domain } => {

@@ -248,7 +248,7 @@ impl Driver {
             }),
             envid: tx.dsn_envid.clone(),
             // Parsing here cost a fifth of the SMTP accept rate (measured with smtp-source):
-            // IMAP computes the summary on first FETCH instead.
+            // the mailbox actor computes the summary at delivery instead, off this path.
             summary: None,
         };
         let listener = self.role.name();

@@ -38,6 +38,7 @@ pub(super) fn to_inbox(queue_id: QueueId, rcpt: u32, user: &str) -> LocalDeliver
         rcpt,
         user: user.into(),
         mailbox: "INBOX".into(),
+        summary: None,
     }
 }
 
@@ -476,6 +477,28 @@ pub(super) fn spooled_summary_reaches_the_mailbox(store: &dyn Store) {
     }
 }
 
+/// A summary computed at delivery is stored with that copy; without one the spooled one
+/// (or none) is kept.
+pub(super) fn delivery_summary_is_stored_with_the_copy(store: &dyn Store) {
+    let new = message(
+        "Subject: s\r\n\r\nx\r\n",
+        vec![
+            local("bob@example.org", "bob"),
+            local("ann@example.org", "ann"),
+        ],
+    );
+    let ids = store.spool(vec![new]).unwrap();
+    let mut to_bob = to_inbox(ids[0], 0, "bob");
+    to_bob.summary = Some(vec![1, 2]);
+    deliver(store, to_bob);
+    deliver(store, to_inbox(ids[0], 1, "ann"));
+    assert_eq!(
+        store.messages("bob", "INBOX").unwrap()[0].summary,
+        Some(vec![1, 2])
+    );
+    assert_eq!(store.messages("ann", "INBOX").unwrap()[0].summary, None);
+}
+
 macro_rules! contract_tests {
     ($backend:ident, $make:expr) => {
         mod $backend {
@@ -484,6 +507,7 @@ macro_rules! contract_tests {
             contract_tests!(@each $make;
                 round_trip,
                 spooled_summary_reaches_the_mailbox,
+                delivery_summary_is_stored_with_the_copy,
                 messages_by_uid_looks_up,
                 batch_ids_increase_in_order,
                 multi_recipient_shares_one_blob,

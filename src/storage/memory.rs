@@ -100,7 +100,7 @@ impl Inner {
                 flags: Vec::new(),
                 modseq: mailbox.info.highest_modseq,
                 blob: msg.blob,
-                summary: msg.summary.clone(),
+                summary: item.summary.clone().or_else(|| msg.summary.clone()),
             },
         );
         if msg.has_pending() {

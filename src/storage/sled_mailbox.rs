@@ -82,7 +82,7 @@ impl SledStore {
                     flags: Vec::new(),
                     modseq: info.highest_modseq,
                     blob: msg.blob,
-                    summary: msg.summary.clone(),
+                    summary: item.summary.clone().or_else(|| msg.summary.clone()),
                 };
                 messages.insert(
                     message_key(&prefix, uid),

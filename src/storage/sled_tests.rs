@@ -28,6 +28,7 @@ fn to_inbox(queue_id: QueueId, user: &str) -> LocalDelivery {
         rcpt: 0,
         user: user.into(),
         mailbox: "INBOX".into(),
+        summary: None,
     }
 }
 

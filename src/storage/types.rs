@@ -292,6 +292,9 @@ pub struct LocalDelivery {
     pub user: String,
     /// Mailbox name, normally `"INBOX"`; created if missing.
     pub mailbox: String,
+    /// The IMAP summary to store with the copy (computed by the delivering actor, off the
+    /// SMTP path); `None` keeps the one given at spool time, if any.
+    pub summary: Option<Vec<u8>>,
 }
 
 /// Result of one [`LocalDelivery`].
