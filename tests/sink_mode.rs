@@ -2,52 +2,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Stdio};
-
+use common::sink_process::SinkProcess;
 use common::{hermod, Client};
 
-struct Sink {
-    child: Child,
-    smtp: SocketAddr,
-    http: SocketAddr,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sink() -> Sink {
-    let mut child = hermod()
-        .args([
-            "sink",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--delay",
-            "100ms",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let smtp = lines.next().unwrap().unwrap();
-    let http = lines.next().unwrap().unwrap();
-    Sink {
-        child,
-        smtp: smtp.rsplit(' ').next().unwrap().parse().unwrap(),
-        http: http
-            .trim_start_matches("metrics on http://")
-            .trim_end_matches("/metrics")
-            .parse()
-            .unwrap(),
-    }
+fn start_sink() -> SinkProcess {
+    SinkProcess::start(&["--delay", "100ms"])
 }
 
 #[test]
@@ -76,10 +35,7 @@ fn scripted_answers_and_counts() {
     c.send("RCPT TO:<disconnect@dest.test>\r\n");
     assert!(c.closed(), "disconnect@ must drop the connection");
 
-    let mut http = TcpStream::connect(sink.http).unwrap();
-    http.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-    let mut metrics = String::new();
-    http.read_to_string(&mut metrics).unwrap();
+    let metrics = sink.metrics();
     for line in [
         "hermod_sink_messages_total 1",
         "hermod_sink_recipients_total{result=\"accepted\"} 1",

@@ -49,6 +49,15 @@ struct Open {
     connection: Connection,
     host: String,
     sent: usize,
+    /// Opened with certificate verification: fit for every domain of the destination.
+    verified: bool,
+}
+
+/// What a destination domain asks of TLS.
+#[derive(Clone, Copy)]
+struct TlsPolicy {
+    require: bool,
+    verify: bool,
 }
 
 async fn work(queue: Addr<DomainQueue>, outbound: Arc<Outbound>) {
@@ -110,17 +119,21 @@ async fn deliver(
             }
         }
     };
-    let reusable = open
-        .as_ref()
-        .is_some_and(|o| o.connection.is_usable() && o.sent < outbound.per_connection);
+    let policy = tls_policy(outbound, &job.domain);
+    // Domains sharing an MX share connections, but a connection opened without
+    // verification cannot carry mail for a domain that demands it.
+    let reusable = open.as_ref().is_some_and(|o| {
+        o.connection.is_usable()
+            && o.sent < outbound.per_connection
+            && (o.verified || !policy.verify)
+    });
     if reusable {
         metrics::outbound_reuse();
     } else {
         if let Some(old) = open.take() {
             close(old).await;
         }
-        let require_tls = requires_tls(outbound, &job.domain);
-        match connect(outbound, route, require_tls).await {
+        match connect(outbound, route, policy).await {
             Ok(new) => *open = Some(new),
             Err(error) => return everyone(job, None, error),
         }
@@ -129,7 +142,7 @@ async fn deliver(
         return everyone(job, None, Attempt::Temporary("no connection".into()));
     };
     let remote = Some(current.host.clone());
-    if requires_tls(outbound, &job.domain) && !current.connection.is_tls() {
+    if policy.require && !current.connection.is_tls() {
         let reason = Attempt::Temporary(format!(
             "{} did not offer STARTTLS, which is required for {}",
             current.host, job.domain
@@ -174,21 +187,30 @@ async fn deliver(
     }
 }
 
-/// Connects to the first host of the route that answers, in order (RFC 5321 §5.1).
-fn requires_tls(outbound: &Outbound, domain: &str) -> bool {
-    outbound
-        .require_tls
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(domain))
+/// The TLS demands configured for `domain`; verification implies requiring TLS.
+fn tls_policy(outbound: &Outbound, domain: &str) -> TlsPolicy {
+    let listed = |list: &[String]| list.iter().any(|d| d.eq_ignore_ascii_case(domain));
+    let verify = listed(&outbound.verify_tls);
+    TlsPolicy {
+        require: verify || listed(&outbound.require_tls),
+        verify,
+    }
 }
 
-async fn connect(outbound: &Outbound, route: &Route, require_tls: bool) -> Result<Open, Attempt> {
+/// Connects to the first host of the route that answers, in order (RFC 5321 §5.1).
+async fn connect(outbound: &Outbound, route: &Route, policy: TlsPolicy) -> Result<Open, Attempt> {
     let mut last = Attempt::Temporary("no mail server to try".into());
+    let mut client = outbound.client.clone();
+    if policy.verify {
+        client.verify_certificates = true;
+        client.require_tls = true;
+    }
     let mut plain = outbound.client.clone();
     plain.starttls = false;
+    let require_tls = policy.require;
     for (host, addrs) in &route.hosts {
         for addr in addrs {
-            let mut connected = Connection::connect(*addr, host, &outbound.client).await;
+            let mut connected = Connection::connect(*addr, host, &client).await;
             // Opportunistic TLS: a server whose STARTTLS handshake fails still gets the
             // mail in plain text, as other MTAs do, unless TLS is required for it.
             if let Err(ClientError::Tls(reason)) = &connected {
@@ -204,6 +226,7 @@ async fn connect(outbound: &Outbound, route: &Route, require_tls: bool) -> Resul
                         connection,
                         host: host.clone(),
                         sent: 0,
+                        verified: policy.verify,
                     });
                 }
                 Err(error) => {

@@ -35,6 +35,8 @@ pub struct Outbound {
     pub per_connection: usize,
     /// Domains whose servers must offer STARTTLS.
     pub require_tls: Vec<String>,
+    /// Domains whose servers must offer STARTTLS with a certificate that verifies.
+    pub verify_tls: Vec<String>,
     /// Where bodies are read from.
     pub store: Arc<dyn Store>,
     /// Where reports go.

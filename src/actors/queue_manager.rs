@@ -451,6 +451,7 @@ impl Actor for QueueManager {
             connections: delivery.connections_per_destination,
             per_connection: delivery.messages_per_connection,
             require_tls: delivery.require_tls_domains.clone(),
+            verify_tls: delivery.verify_tls_domains.clone(),
             store: Arc::clone(&self.store),
             queue: ctx.address(),
         }));

@@ -27,6 +27,9 @@ pub struct Delivery {
     pub smarthost_password: Option<String>,
     /// Destinations (lower-case domains) whose servers must offer STARTTLS.
     pub require_tls_domains: Vec<String>,
+    /// Destinations whose servers must offer STARTTLS with a certificate that verifies
+    /// (Mozilla roots, the MX host name); implies `require_tls_domains`.
+    pub verify_tls_domains: Vec<String>,
     /// Concurrent connections to one destination (one MX site).
     pub connections_per_destination: usize,
     /// Messages sent over one connection before it is closed and a new one opened.
@@ -66,6 +69,7 @@ impl Default for Delivery {
             smarthost_user: None,
             smarthost_password: None,
             require_tls_domains: Vec::new(),
+            verify_tls_domains: Vec::new(),
             connections_per_destination: 8,
             messages_per_connection: 100,
             connect_timeout: Duration::from_secs(30),

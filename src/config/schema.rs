@@ -104,6 +104,7 @@ static DELIVERY: Section = Section {
         ("smarthost_user", TEXT),
         ("smarthost_password", TEXT),
         ("require_tls_domains", Node::List(is::<String>)),
+        ("verify_tls_domains", Node::List(is::<String>)),
         ("connections_per_destination", COUNT),
         ("messages_per_connection", COUNT),
         ("connect_timeout", DURATION),

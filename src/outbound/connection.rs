@@ -1,6 +1,7 @@
 //! One SMTP session to a remote server: connect, greeting, EHLO, STARTTLS, AUTH, then
 //! transactions driven by [`Transaction`], RSET between them, QUIT at the end.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use tokio_rustls::client::TlsStream;
 use super::config::{ClientConfig, ClientError};
 use super::tls;
 use crate::protocol::smtp_client::{
-    dot_stuff, After, Capabilities, OutboundEnvelope, RcptResult, Reply, ReplyParser, Step,
-    Transaction,
+    dot_stuff, seven_bit, After, Capabilities, OutboundEnvelope, RcptResult, Reply, ReplyParser,
+    Step, Transaction,
 };
 
 /// QUIT is a courtesy: never wait long for its reply.
@@ -107,6 +108,13 @@ impl Connection {
         if !self.usable {
             return Err(ClientError::Closed);
         }
+        // RFC 6152 §3: 8-bit content goes to a server without 8BITMIME only as 7 bit.
+        let message = if envelope.eight_bit && !self.capabilities.eightbitmime {
+            seven_bit(message).map_err(|e| ClientError::Unsupported(e.to_string()))?
+        } else {
+            Cow::Borrowed(message)
+        };
+        let message = message.as_ref();
         let (mut transaction, first) =
             Transaction::start(envelope, &self.capabilities, message.len())
                 .map_err(|e| ClientError::Unsupported(e.to_string()))?;

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod sink;
+pub mod sink_process;
 
 pub const PASSWORD: &str = "secret-pw";
 

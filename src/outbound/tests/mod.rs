@@ -127,6 +127,43 @@ async fn pipelined_commands_go_out_in_one_group() {
 }
 
 #[tokio::test]
+async fn eight_bit_mail_is_downgraded_for_a_server_without_8bitmime() {
+    // The default script offers 8BITMIME; this one offers nothing but SIZE.
+    let (addr, seen) = start(Script {
+        extensions: vec!["SIZE 100000"],
+        ..Script::default()
+    })
+    .await;
+    let mut conn = Connection::connect(addr, "localhost", &config())
+        .await
+        .unwrap();
+    let mut env = envelope(&["b@x"]);
+    env.eight_bit = true;
+    let message = "Subject: hi\r\n\r\nCafé\r\n".as_bytes();
+    let results = conn.send(&env, message).await.unwrap();
+    assert_eq!(codes(&results), [('D', 250)]);
+    let sent = seen.messages.lock().unwrap()[0].clone();
+    assert!(sent.is_ascii());
+    let text = String::from_utf8(sent).unwrap();
+    assert!(
+        text.ends_with("Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9\r\n"),
+        "{text}"
+    );
+    // SIZE announces what is sent, and no BODY parameter goes to a server without it.
+    assert_eq!(
+        seen.commands()[1],
+        format!("MAIL FROM:<a@example.org> SIZE={}", text.len())
+    );
+
+    // 8-bit header fields cannot be converted: refused before MAIL, permanently.
+    let message = "Subject: Café\r\n\r\nx\r\n".as_bytes();
+    let error = conn.send(&env, message).await.unwrap_err();
+    assert!(error.is_permanent(), "{error}");
+    assert!(error.to_string().contains("5.6.3"), "{error}");
+    assert_eq!(seen.messages.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn temporary_refusal_at_mail_reaches_every_recipient() {
     let (addr, _) = start(Script {
         mail: "451 4.3.0 try later",

@@ -162,8 +162,7 @@ pub(crate) fn mail_command(
     if caps.size.is_some() {
         line.push_str(&format!(" SIZE={size}"));
     }
-    // RFC 6152 §3 wants a downgrade to 7 bit when 8BITMIME is missing; that conversion is
-    // out of scope, so an 8-bit body goes out as-is (what most MTAs do in practice).
+    // Without 8BITMIME the caller sends the 7-bit downgrade (`seven_bit`) instead.
     if envelope.eight_bit && caps.eightbitmime {
         line.push_str(" BODY=8BITMIME");
     }
