@@ -57,12 +57,17 @@ fn register_zeros() {
     for state in ["local", "scheduled", "deferred", "ready", "in-flight"] {
         gauge!("hermod_queue_messages", "state" => state).set(0.0);
     }
-    for kind in ["spool_writer", "mailbox"] {
+    for kind in ["spool_writer", "queue_manager", "domain_queue", "mailbox"] {
         gauge!("hermod_actor_mailbox_depth", "kind" => kind).set(0.0);
     }
     gauge!("hermod_queue_oldest_age_seconds").set(0.0);
     gauge!("hermod_imap_idle_sessions").set(0.0);
-    for kind in ["spool_writer", "queue_manager"] {
+    for kind in [
+        "spool_writer",
+        "queue_manager",
+        "mailbox",
+        "delivery_worker",
+    ] {
         counter!("hermod_actor_restarts_total", "kind" => kind).absolute(0);
     }
     gauge!("hermod_outbound_connections").set(0.0);

@@ -81,6 +81,21 @@ fn metrics_endpoint_exports_the_spine_metrics() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    // Every actor kind with a queue reports its depth, and every restartable kind its
+    // restarts, from the start (at 0 until something happens).
+    for kind in ["spool_writer", "queue_manager", "domain_queue", "mailbox"] {
+        let depth = format!("hermod_actor_mailbox_depth{{kind=\"{kind}\"}}");
+        assert!(text.contains(&depth), "{depth} missing");
+    }
+    for kind in [
+        "spool_writer",
+        "queue_manager",
+        "mailbox",
+        "delivery_worker",
+    ] {
+        let restarts = format!("hermod_actor_restarts_total{{kind=\"{kind}\"}} 0");
+        assert!(text.contains(&restarts), "{restarts} missing");
+    }
     for line in text.lines().filter(|l| l.starts_with("hermod_")) {
         assert!(
             !line.contains("example.test"),

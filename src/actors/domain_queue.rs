@@ -104,6 +104,7 @@ impl Handler<Enqueue> for DomainQueue {
         }
         self.ready.push_back((msg.job, msg.route));
         crate::metrics::queue_state("ready", 1.0);
+        crate::metrics::mailbox_depth_add("domain_queue", 1.0);
         // One more connection while there is more waiting than connections open.
         if self.workers < self.outbound.connections
             && self.ready.len() > self.workers - self.busy.min(self.workers)
@@ -124,6 +125,7 @@ impl Handler<NextJob> for DomainQueue {
         let next = self.ready.pop_front();
         if next.is_some() {
             crate::metrics::queue_state("ready", -1.0);
+            crate::metrics::mailbox_depth_add("domain_queue", -1.0);
         }
         next
     }
@@ -136,6 +138,7 @@ impl Handler<WorkerStopped> for DomainQueue {
         self.workers = self.workers.saturating_sub(1);
         // A worker that gave up while jobs remain (it raced a late Enqueue) is replaced.
         if self.workers == 0 && !self.ready.is_empty() {
+            crate::metrics::actor_restart("delivery_worker");
             self.workers = 1;
             DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound))
                 .start();

@@ -335,8 +335,11 @@ impl MailboxRegistry {
     pub fn get(&self, user: &str) -> Addr<Mailbox> {
         let inner = &self.inner;
         let mut actors = inner.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(addr) = actors.get(user).filter(|a| a.connected()) {
-            return addr.clone();
+        match actors.get(user) {
+            Some(addr) if addr.connected() => return addr.clone(),
+            // Mailbox actors never stop on their own: this one failed and is replaced.
+            Some(_) => metrics::actor_restart("mailbox"),
+            None => {}
         }
         let i = inner.next.fetch_add(1, Ordering::Relaxed) % inner.arbiters.len();
         let store = Arc::clone(&inner.store);

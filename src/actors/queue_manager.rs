@@ -338,6 +338,7 @@ impl QueueManager {
     /// then the recipients' new states; what is deferred goes back into the schedule.
     fn record(&mut self, report: Report, ctx: &mut Context<Self>) {
         self.reports.push(report);
+        metrics::mailbox_depth("queue_manager", self.reports.len());
         self.record_next(ctx);
     }
 
@@ -349,6 +350,7 @@ impl QueueManager {
         }
         self.recording = true;
         let reports = std::mem::take(&mut self.reports);
+        metrics::mailbox_depth("queue_manager", 0);
         for report in &reports {
             self.in_flight
                 .remove(&(report.job.queue_id, report.job.domain.clone()));
