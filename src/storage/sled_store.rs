@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
@@ -75,6 +76,8 @@ pub struct SledStore {
     current_segment: Mutex<u64>,
     /// Serialises flush + fsync (concurrent sled flushes can deadlock, sled#1308).
     durability: Mutex<MetaSync>,
+    /// Tickets taken by [`SledStore::durable_commit`] callers, in order.
+    sync_tickets: AtomicU64,
 }
 
 /// Bodies written and fsynced by [`SledStore::spool_bodies`], awaiting their records.
@@ -125,6 +128,8 @@ struct MetaSync {
     /// sled 0.34 writes values too big for a log segment to `meta/blobs/<lsn>`, unsynced.
     blobs_dir: PathBuf,
     synced_blobs: HashSet<OsString>,
+    /// Every ticket up to this one is covered by a completed flush + fsync.
+    covered: u64,
 }
 
 impl MetaSync {
@@ -222,6 +227,7 @@ impl SledStore {
             db_file,
             blobs_dir: meta_dir.join("blobs"),
             synced_blobs: HashSet::new(),
+            covered: 0,
         };
         db.flush()?;
         meta_sync.sync()?;
@@ -248,6 +254,7 @@ impl SledStore {
             }),
             current_segment: Mutex::new(segment_id),
             durability: Mutex::new(meta_sync),
+            sync_tickets: AtomicU64::new(0),
         })
     }
 
@@ -367,11 +374,22 @@ impl SledStore {
     }
 
     /// Make every write so far durable, then delete the `reclaim` segments.
+    ///
+    /// Callers that queue up behind one flush share the next: the spool writer, outcome
+    /// records, mailbox deliveries and IMAP changes each commit on their own, and under
+    /// load one flush + fsync covers all who were waiting (a group commit across them).
     pub(super) fn durable_commit(&self, reclaim: Vec<u64>) -> Result<(), StoreError> {
+        // This caller's writes precede its ticket, so any flush that starts after the
+        // ticket is taken covers them.
+        let ticket = self.sync_tickets.fetch_add(1, Ordering::AcqRel) + 1;
         {
             let mut sync = lock(&self.durability);
-            self.db.flush()?;
-            sync.sync()?;
+            if sync.covered < ticket {
+                let target = self.sync_tickets.load(Ordering::Acquire);
+                self.db.flush()?;
+                sync.sync()?;
+                sync.covered = target;
+            }
         }
         if reclaim.is_empty() {
             return Ok(());
