@@ -28,6 +28,8 @@ pub mod fetch;
 pub mod framer;
 pub mod jobs;
 pub mod list;
+pub mod list_args;
+pub mod list_status;
 pub mod machine;
 pub mod view;
 
@@ -258,6 +260,9 @@ pub struct CommandEvent {
     pub command: &'static str,
     /// Completed with OK.
     pub ok: bool,
+    /// Which command this completes: its number in start order (see
+    /// [`Session::commands_started`]), for timing it.
+    pub serial: u64,
 }
 
 /// A change to the selected mailbox made by someone else (delivery, another session).
