@@ -10,6 +10,47 @@ const COMMIT_SECONDS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
+/// Seconds buckets for IMAP commands: 100 µs (NOOP) to 60 s (FETCH of a large mailbox).
+const IMAP_COMMAND_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+/// The `command` labels of `hermod_imap_command_duration_seconds`; any other name is
+/// recorded as `other` so the series stay bounded. IDLE is not timed (its length is the
+/// client's choice).
+pub const IMAP_TIMED_COMMANDS: &[&str] = &[
+    "CAPABILITY",
+    "NOOP",
+    "LOGOUT",
+    "STARTTLS",
+    "AUTHENTICATE",
+    "LOGIN",
+    "SELECT",
+    "EXAMINE",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "LIST",
+    "LSUB",
+    "STATUS",
+    "APPEND",
+    "CHECK",
+    "CLOSE",
+    "UNSELECT",
+    "EXPUNGE",
+    "SEARCH",
+    "FETCH",
+    "STORE",
+    "COPY",
+    "MOVE",
+    "ENABLE",
+    "ID",
+    "NAMESPACE",
+    "INVALID",
+    "other",
+];
 /// Messages per group commit.
 const BATCH_SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
@@ -31,6 +72,10 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
         .set_buckets_for_metric(
             Matcher::Full("hermod_spool_commit_batch_size".into()),
             BATCH_SIZES,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_imap_command_duration_seconds".into()),
+            IMAP_COMMAND_SECONDS,
         )?
         .install_recorder()?;
     describe_all();
@@ -62,6 +107,10 @@ fn register_zeros() {
     }
     gauge!("hermod_queue_oldest_age_seconds").set(0.0);
     gauge!("hermod_imap_idle_sessions").set(0.0);
+    for command in IMAP_TIMED_COMMANDS {
+        // Registering the handle is enough for the exporter to show empty buckets.
+        let _ = histogram!("hermod_imap_command_duration_seconds", "command" => *command);
+    }
     for kind in [
         "spool_writer",
         "queue_manager",
@@ -155,6 +204,10 @@ fn describe_all() {
         "hermod_imap_commands_total",
         "IMAP commands completed, by command and result (ok, error)."
     );
+    describe_histogram!(
+        "hermod_imap_command_duration_seconds",
+        "Time of one IMAP command, from its dispatch to its tagged reply (storage work included, socket writes not), by command; IDLE is not timed."
+    );
     describe_gauge!(
         "hermod_imap_idle_sessions",
         "IMAP sessions currently in IDLE."
@@ -243,6 +296,19 @@ pub fn command(protocol: &'static str, command: &'static str, ok: bool) {
         _ => counter!("hermod_smtp_commands_total", "command" => command, "result" => result)
             .increment(1),
     }
+}
+
+/// One IMAP command's time from dispatch to tagged reply (IDLE is skipped).
+pub fn imap_command_duration(command: &str, seconds: f64) {
+    if command == "IDLE" {
+        return;
+    }
+    let label = IMAP_TIMED_COMMANDS
+        .iter()
+        .find(|c| **c == command)
+        .copied()
+        .unwrap_or("other");
+    histogram!("hermod_imap_command_duration_seconds", "command" => label).record(seconds);
 }
 
 /// A message reached the end of DATA/BDAT.

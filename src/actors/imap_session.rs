@@ -6,8 +6,10 @@
 //!
 //! [`Mailbox`]: super::Mailbox
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::Addr;
 use tokio::sync::mpsc;
@@ -44,6 +46,42 @@ pub async fn run(c: Connected) {
     tracing::Instrument::instrument(driver.run(c.tcp, inbox), span).await;
 }
 
+/// Times commands for `hermod_imap_command_duration_seconds`: from the moment the session
+/// has dispatched a command (noted when [`Session::next_action`] returns) to the moment it
+/// has produced the tagged reply, storage work included; the socket write is not, as
+/// replies are flushed in batches. Commands run one at a time, so few are ever open.
+#[derive(Default)]
+struct CommandTimer {
+    /// Serials below this have a start time (or are done).
+    next: u64,
+    /// Commands started and not finished: (serial, start).
+    open: VecDeque<(u64, Instant)>,
+}
+
+impl CommandTimer {
+    /// Bounds `open` should a session ever drop a command without answering it.
+    const MAX_OPEN: usize = 64;
+
+    fn started(&mut self, count: u64) {
+        let now = Instant::now();
+        while self.next < count {
+            if self.open.len() >= Self::MAX_OPEN {
+                self.open.pop_front();
+            }
+            self.open.push_back((self.next, now));
+            self.next += 1;
+        }
+    }
+
+    fn finished(&mut self, command: &str, serial: u64) {
+        if let Some(i) = self.open.iter().position(|(s, _)| *s == serial) {
+            if let Some((_, start)) = self.open.remove(i) {
+                metrics::imap_command_duration(command, start.elapsed().as_secs_f64());
+            }
+        }
+    }
+}
+
 struct Driver {
     id: u64,
     services: Arc<Services>,
@@ -70,10 +108,13 @@ impl Driver {
         let mut session = Session::new(svc.imap_config(), conn.is_tls(), self.plaintext_allowed);
         conn.queue(&session.greeting());
         let mut idling = false;
+        let mut timer = CommandTimer::default();
         loop {
             let action = session.next_action();
+            timer.started(session.commands_started());
             for event in session.take_events() {
                 metrics::command("imap", event.command, event.ok);
+                timer.finished(event.command, event.serial);
             }
             if session.is_idle() != idling {
                 idling = !idling;
@@ -153,7 +194,12 @@ impl Driver {
             return Err(StoreErrorKind::Failed);
         };
         let watch = match &request {
-            Request::Open { mailbox, .. } => Some(canonical(mailbox)),
+            // Only SELECT/EXAMINE move the watch: STATUS and LIST-STATUS read other
+            // mailboxes while one stays selected.
+            Request::Open {
+                mailbox,
+                select: true,
+            } => Some(canonical(mailbox)),
             _ => None,
         };
         let store = Arc::clone(&self.services.store);

@@ -1,10 +1,12 @@
-//! `BODY[section]<partial>` extraction from a stored message (RFC 3501 §6.4.5).
+//! `BODY[section]<partial>` extraction from a stored message (RFC 3501 §6.4.5), and
+//! `BINARY[part]<partial>` (RFC 3516): a part with its content-transfer-encoding undone.
 //!
 //! Works on the raw bytes: part boundaries come from mail-parser's offsets, and
 //! HEADER.FIELDS filtering is done on the header octets themselves so what the client
-//! gets is byte-for-byte what was stored.
+//! gets is byte-for-byte what was stored. BINARY decodes base64 and quoted-printable
+//! here rather than through mail-parser, which would also convert text to UTF-8.
 
-use mail_parser::{Message, MessageParser, MessagePart, PartType};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 /// A section specifier: a part path (`1.2.3`, empty for the whole message) and what to
 /// take from that part.
@@ -74,6 +76,127 @@ pub fn extract(raw: &[u8], section: &Section, partial: Option<(u32, u32)>) -> Ve
             whole[start..end].to_vec()
         }
     }
+}
+
+/// Why a part cannot be returned decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BinaryError {
+    /// RFC 3516 §4.3: the part's Content-Transfer-Encoding is not one the server knows;
+    /// the FETCH fails with `NO [UNKNOWN-CTE]`.
+    #[error("unknown content-transfer-encoding {0:?}")]
+    UnknownCte(String),
+}
+
+/// Returns `BINARY[path]`: the body of the part at `path` (the whole message when empty)
+/// with its transfer encoding undone, cut to `partial` after decoding (RFC 3516 §4.2).
+///
+/// A part that does not exist yields an empty string, as for `BODY[]`. Multipart and
+/// message parts are returned as stored (RFC 2045 §6.4: they are never encoded).
+pub fn extract_binary(
+    raw: &[u8],
+    path: &[u32],
+    partial: Option<(u32, u32)>,
+) -> Result<Vec<u8>, BinaryError> {
+    let whole = decoded_part(raw, path)?;
+    Ok(match partial {
+        None => whole,
+        Some((origin, count)) => {
+            let start = (origin as usize).min(whole.len());
+            let end = start.saturating_add(count as usize).min(whole.len());
+            whole[start..end].to_vec()
+        }
+    })
+}
+
+fn decoded_part(raw: &[u8], path: &[u32]) -> Result<Vec<u8>, BinaryError> {
+    if path.is_empty() {
+        return Ok(raw.to_vec());
+    }
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Ok(Vec::new());
+    };
+    let Some((_, part)) = resolve(&msg, path) else {
+        return Ok(Vec::new());
+    };
+    let body = slice(raw, part.offset_body, part.offset_end);
+    if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
+        return Ok(body);
+    }
+    let cte = part
+        .content_transfer_encoding()
+        .map(|c| c.trim().to_ascii_lowercase());
+    match cte.as_deref() {
+        None | Some("7bit" | "8bit" | "binary" | "") => Ok(body),
+        Some("base64") => Ok(decode_base64(&body)),
+        Some("quoted-printable") => Ok(decode_quoted_printable(&body)),
+        Some(other) => Err(BinaryError::UnknownCte(other.to_owned())),
+    }
+}
+
+/// RFC 2045 §6.8 base64; characters outside the alphabet (line breaks, garbage) are
+/// skipped, and decoding stops at the first `=`.
+pub fn decode_base64(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in input {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// RFC 2045 §6.7 quoted-printable: `=XX` octets, `=` line ends are soft breaks, trailing
+/// blanks of a line are transport padding; a malformed `=` is kept as it is (rule 1's
+/// robustness advice).
+pub fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    for line in input.split_inclusive(|b| *b == b'\n') {
+        let (text, eol): (&[u8], &[u8]) = match line.strip_suffix(b"\r\n") {
+            Some(t) => (t, b"\r\n"),
+            None => match line.strip_suffix(b"\n") {
+                Some(t) => (t, b"\n"),
+                None => (line, b""),
+            },
+        };
+        let text = text.trim_ascii_end();
+        let (text, soft) = match text.strip_suffix(b"=") {
+            Some(t) => (t, true),
+            None => (text, false),
+        };
+        let mut i = 0;
+        while i < text.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (text[i], text.get(i + 1), text.get(i + 2)) {
+                (b'=', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                    let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                    out.push(v as u8);
+                    i += 3;
+                }
+                (b, ..) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        if !soft {
+            out.extend_from_slice(eol);
+        }
+    }
+    out
 }
 
 fn select(raw: &[u8], section: &Section) -> Vec<u8> {

@@ -178,3 +178,60 @@ fn header_without_body() {
     );
     assert_eq!(get(raw, &[], SectionKind::Text), "");
 }
+
+const BINARY_MSG: &str = "From: a@b\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n\
+--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=C3=A9 =3D ok  \r\nsoft=\r\nbreak\r\n\
+--XX\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: BASE64\r\n\r\n\
+AAEC\r\n//8=\r\n\
+--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n\
+--XX\r\nContent-Type: text/plain\r\n\r\nplain\r\n--XX--\r\n";
+
+#[test]
+fn binary_decodes_transfer_encodings() {
+    let raw = BINARY_MSG.as_bytes();
+    assert_eq!(
+        extract_binary(raw, &[1], None).unwrap(),
+        "café = ok\r\nsoftbreak".as_bytes()
+    );
+    assert_eq!(
+        extract_binary(raw, &[2], None).unwrap(),
+        [0, 1, 2, 255, 255]
+    );
+    assert_eq!(
+        extract_binary(raw, &[2], Some((3, 10))).unwrap(),
+        [255, 255]
+    );
+    assert_eq!(extract_binary(raw, &[2], Some((9, 1))).unwrap(), b"");
+    assert_eq!(
+        extract_binary(raw, &[3], None),
+        Err(BinaryError::UnknownCte("x-uuencode".into()))
+    );
+    assert_eq!(extract_binary(raw, &[4], None).unwrap(), b"plain");
+    assert_eq!(extract_binary(raw, &[9], None).unwrap(), b"");
+    assert_eq!(extract_binary(raw, &[], Some((0, 4))).unwrap(), b"From");
+    // A nested message part is returned as stored.
+    let nested = crlf(NESTED);
+    assert_eq!(
+        extract_binary(&nested, &[2], None).unwrap(),
+        extract(&nested, &Section::part(vec![2], SectionKind::Body), None)
+    );
+}
+
+#[test]
+fn binary_decoders_on_hostile_input() {
+    assert_eq!(decode_base64(b"aGVs\r\nbG8=\r\nignored"), b"hello");
+    assert_eq!(decode_base64(b"a\0G\xffV*sbG8"), b"hello");
+    assert_eq!(decode_base64(b"Q"), b"");
+    assert_eq!(decode_base64(b""), b"");
+    assert_eq!(decode_quoted_printable(b"a=4"), b"a=4");
+    assert_eq!(decode_quoted_printable(b"a=ZZb=\n"), b"a=ZZb");
+    assert_eq!(decode_quoted_printable(b"=e9=\r\n\t\r\nx \t"), b"\xe9\r\nx");
+    assert_eq!(decode_quoted_printable(b"bare\nlf\n"), b"bare\nlf\n");
+    let junk: Vec<u8> = (0u8..=255).cycle().take(3000).collect();
+    assert!(decode_quoted_printable(&junk).len() <= junk.len());
+    assert!(decode_base64(&junk).len() <= junk.len());
+    for path in [&[1][..], &[1, 2], &[2, 1, 1]] {
+        let _ = extract_binary(&junk, path, Some((5, 5)));
+    }
+}

@@ -1,16 +1,17 @@
 //! Completion of commands from the actor's storage answers: the untagged data and the
 //! tagged result (RFC 3501 §7), with the response codes of RFC 5530, 4315 and 6851.
 
+use super::list_status::status_line;
 use super::machine::{Awaiting, Session, State};
 use super::view::Selected;
 use super::{list, Reply, Request, StoreErrorKind};
-use crate::protocol::imap::wire::push_string;
 
 impl Session {
     /// Completes a command with a storage answer.
     pub(super) fn answer(&mut self, awaiting: Awaiting, result: Result<Reply, StoreErrorKind>) {
         match (awaiting, result) {
             (Awaiting::Job(job), result) => self.continue_job(job, result),
+            (Awaiting::ListExt(job), result) => self.continue_list(*job, result),
             (Awaiting::Done { tag, command }, Ok(_)) => {
                 self.complete(&tag, &format!("OK {command} completed"), true)
             }
@@ -23,21 +24,15 @@ impl Session {
                 },
                 Ok(Reply::Mailboxes(e)),
             ) => {
-                if command == "LSUB" {
-                    self.storage(
-                        Request::Subscriptions,
-                        Awaiting::List {
-                            tag,
-                            command,
-                            pattern,
-                            entries: Some(e),
-                        },
-                    );
-                } else {
-                    let text = list::render(command, &pattern.0, &pattern.1, &e, None);
-                    self.out.extend_from_slice(text.as_bytes());
-                    self.complete(&tag, "OK LIST completed", true);
-                }
+                self.storage(
+                    Request::Subscriptions,
+                    Awaiting::List {
+                        tag,
+                        command,
+                        pattern,
+                        entries: Some(e),
+                    },
+                );
             }
             (
                 Awaiting::List {
@@ -101,32 +96,8 @@ impl Session {
                     first_recent_uid,
                 }),
             ) => {
-                let values: Vec<String> = items
-                    .iter()
-                    .map(|i| {
-                        let v = match *i {
-                            "MESSAGES" => u64::from(info.exists),
-                            "RECENT" => messages
-                                .iter()
-                                .filter(|m| m.uid >= first_recent_uid)
-                                .count() as u64,
-                            "UIDNEXT" => u64::from(info.uidnext),
-                            "UIDVALIDITY" => u64::from(info.uidvalidity),
-                            "UNSEEN" => messages
-                                .iter()
-                                .filter(|m| {
-                                    !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen"))
-                                })
-                                .count() as u64,
-                            _ => info.highest_modseq,
-                        };
-                        format!("{i} {v}")
-                    })
-                    .collect();
-                let mut t = "* STATUS ".to_owned();
-                push_string(&mut t, &name);
-                t.push_str(&format!(" ({})\r\n", values.join(" ")));
-                self.out.extend_from_slice(t.as_bytes());
+                let line = status_line(&name, &items, &info, Some((&messages, first_recent_uid)));
+                self.out.extend_from_slice(line.as_bytes());
                 self.complete(&tag, "OK STATUS completed", true);
             }
             (Awaiting::Append { tag }, Ok(Reply::Appended(validity, uid))) => {
@@ -211,6 +182,7 @@ fn awaiting_tag(a: &Awaiting) -> String {
         | Awaiting::Copy { tag, .. }
         | Awaiting::Expunge { tag, .. } => tag.clone(),
         Awaiting::Job(j) => j.tag().to_owned(),
+        Awaiting::ListExt(j) => j.tag().to_owned(),
         Awaiting::Tls => "*".to_owned(),
     }
 }

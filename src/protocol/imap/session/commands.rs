@@ -10,6 +10,7 @@ use imap_codec::imap_types::{
 
 use super::convert::{flag, list_pattern, mailbox_name, search_key, sequence_set};
 use super::jobs::Job;
+use super::list_args::decode_pattern;
 use super::machine::{Awaiting, Mode, Session, State};
 use super::{Action, Request};
 use crate::protocol::imap::structure::summarize;
@@ -20,8 +21,9 @@ const NEED_AUTH: &str = "BAD Command not valid in this state";
 impl Session {
     /// Runs one parsed command.
     pub(super) fn dispatch(&mut self, tag: String, body: CommandBody<'_>) {
-        self.running.push((tag.clone(), body.name()));
+        self.begin(&tag, body.name());
         let search_return = self.search_return.take();
+        let list_args = self.list_args.take();
         let authed = !matches!(self.state, State::NotAuthenticated);
         let selected = matches!(self.state, State::Selected(_));
         match body {
@@ -145,16 +147,19 @@ impl Session {
                 reference,
                 mailbox_wildcard,
             } if authed => {
-                let pattern = (mailbox_name(&reference), list_pattern(&mailbox_wildcard));
-                self.storage(
-                    Request::ListMailboxes,
-                    Awaiting::List {
-                        tag,
-                        command: "LIST",
-                        pattern,
-                        entries: None,
-                    },
-                );
+                let args = list_args.unwrap_or_default();
+                let mut patterns = vec![list_pattern(&mailbox_wildcard)];
+                for raw in &args.more_patterns {
+                    match decode_pattern(raw) {
+                        Some(p) => patterns.push(p),
+                        None => {
+                            self.bad(Some(&tag), "Invalid LIST pattern");
+                            return;
+                        }
+                    }
+                }
+                let reference = mailbox_name(&reference);
+                self.start_list(tag, reference, patterns, args.select, args.ret);
             }
             CommandBody::Lsub {
                 reference,

@@ -1,11 +1,12 @@
-//! FETCH items and their rendering (RFC 3501 §6.4.5, §7.4.2; RFC 7162 MODSEQ).
+//! FETCH items and their rendering (RFC 3501 §6.4.5, §7.4.2; RFC 7162 MODSEQ; RFC 3516
+//! BINARY, BINARY.PEEK and BINARY.SIZE).
 
 use chrono::{TimeZone, Utc};
 use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItemName};
 
 use super::convert::{section, section_text};
 use super::view::Msg;
-use crate::protocol::imap::section::{extract, Section, SectionKind};
+use crate::protocol::imap::section::{extract, extract_binary, BinaryError, Section, SectionKind};
 use crate::protocol::imap::structure::{summarize, MessageSummary};
 
 /// One FETCH data item asked for.
@@ -38,13 +39,32 @@ pub enum Item {
         /// Name in the response (`BODY[HEADER]`, `RFC822`, `BODY[]<10>`).
         label: String,
     },
+    /// RFC 3516 `BINARY[part]<partial>` / `BINARY.PEEK`: the part decoded.
+    Binary {
+        /// Part numbers; empty for the whole message.
+        path: Vec<u32>,
+        /// `<origin.count>`, applied to the decoded octets.
+        partial: Option<(u32, u32)>,
+        /// Leaves `\Seen` alone.
+        peek: bool,
+        /// Name in the response (`BINARY[1]`, `BINARY[1]<0>`).
+        label: String,
+    },
+    /// RFC 3516 `BINARY.SIZE[part]`: the decoded size.
+    BinarySize {
+        /// Part numbers; empty for the whole message.
+        path: Vec<u32>,
+    },
 }
 
 impl Item {
     /// Whether the raw message is needed (sections always; structure only without a
     /// stored summary, decided by the caller).
     pub fn needs_raw(&self) -> bool {
-        matches!(self, Item::Section { .. })
+        matches!(
+            self,
+            Item::Section { .. } | Item::Binary { .. } | Item::BinarySize { .. }
+        )
     }
 
     /// Whether this item needs the summary.
@@ -52,9 +72,13 @@ impl Item {
         matches!(self, Item::Envelope | Item::BodyStructure | Item::Body)
     }
 
-    /// Whether fetching it sets `\Seen` (RFC 3501 §6.4.5: BODY[...] and RFC822(.TEXT)).
+    /// Whether fetching it sets `\Seen` (RFC 3501 §6.4.5: BODY[...] and RFC822(.TEXT);
+    /// RFC 3516 §4.1: BINARY[...]).
     pub fn sets_seen(&self) -> bool {
-        matches!(self, Item::Section { peek: false, .. })
+        matches!(
+            self,
+            Item::Section { peek: false, .. } | Item::Binary { peek: false, .. }
+        )
     }
 }
 
@@ -129,9 +153,34 @@ fn item(n: &MessageDataItemName<'_>) -> Option<Item> {
                 label,
             }
         }
-        // BINARY (RFC 3516) is not offered in CAPABILITY.
-        MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. } => return None,
+        MessageDataItemName::Binary {
+            section,
+            partial,
+            peek,
+        } => {
+            let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
+            let mut label = format!("BINARY[{}]", dotted(&path));
+            if let Some((origin, _)) = partial {
+                label.push_str(&format!("<{origin}>"));
+            }
+            Item::Binary {
+                path,
+                partial: partial.map(|(o, c)| (o, c.get())),
+                peek: *peek,
+                label,
+            }
+        }
+        MessageDataItemName::BinarySize { section } => Item::BinarySize {
+            path: section.iter().map(|n| n.get()).collect(),
+        },
     })
+}
+
+fn dotted(path: &[u32]) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// INTERNALDATE text, e.g. `17-Jul-1996 02:44:25 +0000`.
@@ -159,7 +208,8 @@ pub fn summary_of(m: &Msg, raw: Option<&[u8]>) -> Option<MessageSummary> {
         .or_else(|| raw.map(summarize))
 }
 
-/// One `* seq FETCH (...)` response.
+/// One `* seq FETCH (...)` response; fails when a BINARY item meets a transfer
+/// encoding it cannot undo (RFC 3516 §4.3 `UNKNOWN-CTE`).
 pub fn render(
     seq: u32,
     m: &Msg,
@@ -167,7 +217,7 @@ pub fn render(
     raw: Option<&[u8]>,
     with_uid: bool,
     with_modseq: bool,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, BinaryError> {
     let mut out = format!("* {seq} FETCH (").into_bytes();
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
@@ -215,6 +265,30 @@ pub fn render(
                 out.extend_from_slice(&data);
                 continue;
             }
+            Item::Binary {
+                path,
+                partial,
+                label,
+                ..
+            } => {
+                sep(&mut out);
+                let data = match raw {
+                    Some(r) => extract_binary(r, path, *partial)?,
+                    None => Vec::new(),
+                };
+                // RFC 3516 §4.2: decoded data holding NUL must go as a literal8.
+                let tilde = if data.contains(&0) { "~" } else { "" };
+                out.extend_from_slice(format!("{label} {tilde}{{{}}}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(&data);
+                continue;
+            }
+            Item::BinarySize { path } => {
+                let size = match raw {
+                    Some(r) => extract_binary(r, path, None)?.len(),
+                    None => 0,
+                };
+                format!("BINARY.SIZE[{}] {size}", dotted(path))
+            }
         };
         sep(&mut out);
         out.extend_from_slice(text.as_bytes());
@@ -224,5 +298,5 @@ pub fn render(
         out.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes());
     }
     out.extend_from_slice(b")\r\n");
-    out
+    Ok(out)
 }

@@ -242,7 +242,17 @@ impl Session {
         if let Reply::Blobs(blobs) = reply {
             for (seq, raw) in chunk.iter().zip(blobs) {
                 if let (Some(m), Some(raw)) = (sel.get(*seq), raw) {
-                    out.extend(render(*seq, m, &items, Some(&raw), uid, with_modseq));
+                    match render(*seq, m, &items, Some(&raw), uid, with_modseq) {
+                        Ok(bytes) => out.extend(bytes),
+                        Err(_) => {
+                            // RFC 3516 §4.3: the FETCH fails; what was sent stands. The
+                            // encoding's name is the sender's text: not echoed.
+                            self.out.extend(out);
+                            let text = "NO [UNKNOWN-CTE] Cannot decode the part's encoding";
+                            self.complete(&tag, text, uid);
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -275,7 +285,8 @@ impl Session {
                 self.storage(Request::ReadBlobs(blobs), Awaiting::Job(job));
                 return;
             }
-            out.extend(render(first, m, &items, None, uid, with_modseq));
+            // Without the raw message no BINARY item is decoded, so this cannot fail.
+            out.extend(render(first, m, &items, None, uid, with_modseq).unwrap_or_default());
             seqs.remove(0);
         }
         self.out.extend(out);

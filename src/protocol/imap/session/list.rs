@@ -1,8 +1,16 @@
 //! LIST/LSUB name matching (RFC 3501 §6.3.8): `*` matches anything, `%` anything but the
-//! hierarchy separator `/`; INBOX matches case-insensitively.
+//! hierarchy separator `/`; INBOX matches case-insensitively. Also the LIST-EXTENDED
+//! selection (RFC 5258 §3: SUBSCRIBED, RECURSIVEMATCH with CHILDINFO, `\NonExistent`;
+//! RFC 6154 §5.1 SPECIAL-USE) over several patterns.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::list_args::{ReturnOpts, SelectOpts};
 use crate::protocol::imap::wire::push_string;
-use crate::storage::{is_inbox, MailboxEntry, HIERARCHY_SEPARATOR};
+use crate::storage::{is_inbox, MailboxEntry, MailboxInfo, HIERARCHY_SEPARATOR};
+
+/// Wildcards allowed in one pattern: bounds the backtracking a hostile pattern causes.
+const MAX_WILDCARDS: usize = 8;
 
 /// Whether `name` matches the LIST `pattern` (reference already prefixed).
 pub fn matches(pattern: &str, name: &str) -> bool {
@@ -50,8 +58,7 @@ pub fn render(
         return out;
     }
     let full = format!("{reference}{pattern}");
-    // Limit the work a hostile pattern of many wildcards can cause.
-    if full.bytes().filter(|b| matches!(b, b'*' | b'%')).count() > 8 {
+    if too_wild(&full) {
         return out;
     }
     let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
@@ -81,6 +88,131 @@ pub fn render(
         out.push_str(&format!("* {command} ({}) \"/\" ", attrs.join(" ")));
         push_string(&mut out, name);
         out.push_str("\r\n");
+    }
+    out
+}
+
+fn too_wild(pattern: &str) -> bool {
+    pattern.bytes().filter(|b| matches!(b, b'*' | b'%')).count() > MAX_WILDCARDS
+}
+
+/// One mailbox name an extended LIST returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The name (`INBOX` canonical).
+    pub name: String,
+    /// The `* LIST` line, CRLF included.
+    pub line: String,
+    /// Counters when the mailbox exists (it can then be given a LIST-STATUS line).
+    pub info: Option<MailboxInfo>,
+}
+
+/// The names an extended LIST returns, in name order, each with its `* LIST` line
+/// (RFC 5258 §3). `subs` are the subscriptions (needed when either option names
+/// SUBSCRIBED); an empty pattern gives the root line of RFC 3501 §6.3.8.
+pub fn list_extended(
+    reference: &str,
+    patterns: &[String],
+    select: SelectOpts,
+    ret: &ReturnOpts,
+    entries: &[MailboxEntry],
+    subs: &[String],
+) -> Vec<Listed> {
+    let canon = |n: &str| {
+        if is_inbox(n) {
+            "INBOX".to_owned()
+        } else {
+            n.to_owned()
+        }
+    };
+    let existing: BTreeMap<String, &MailboxEntry> =
+        entries.iter().map(|e| (canon(&e.name), e)).collect();
+    let subscribed: BTreeSet<String> = subs.iter().map(|s| canon(s)).collect();
+    // The names meeting the selection criteria: RFC 5258 §3 SUBSCRIBED includes
+    // subscribed names that do not exist; several options must all hold.
+    let mut universe: BTreeSet<String> = existing.keys().cloned().collect();
+    if select.subscribed {
+        universe.extend(subscribed.iter().cloned());
+    }
+    let meets: BTreeSet<String> = universe
+        .into_iter()
+        .filter(|n| !select.subscribed || subscribed.contains(n))
+        .filter(|n| !select.special_use || existing.get(n).is_some_and(|e| e.special_use.is_some()))
+        .collect();
+    let has_meeting_child = |name: &str| {
+        let prefix = format!("{name}{HIERARCHY_SEPARATOR}");
+        meets.iter().any(|m| m.starts_with(&prefix))
+    };
+    let mut candidates = meets.clone();
+    if select.recursive {
+        // RFC 5258 §3 RECURSIVEMATCH: parents of matching names are candidates too.
+        for m in &meets {
+            let mut at = 0;
+            while let Some(i) = m[at..].find(HIERARCHY_SEPARATOR) {
+                candidates.insert(m[..at + i].to_owned());
+                at += i + 1;
+            }
+        }
+    }
+    let fulls: Vec<String> = patterns
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{reference}{p}"))
+        .filter(|p| !too_wild(p))
+        .collect();
+    let mut out = Vec::new();
+    if patterns.iter().any(String::is_empty) {
+        out.push(Listed {
+            name: String::new(),
+            line: "* LIST (\\Noselect) \"/\" \"\"\r\n".to_owned(),
+            info: None,
+        });
+    }
+    for name in candidates {
+        if !fulls.iter().any(|p| matches(p, &name)) {
+            continue;
+        }
+        let childinfo = select.recursive && has_meeting_child(&name);
+        if !meets.contains(&name) && !childinfo {
+            continue;
+        }
+        let entry = existing.get(&name);
+        let mut attrs: Vec<&str> = Vec::new();
+        let prefix = format!("{name}{HIERARCHY_SEPARATOR}");
+        if entry.is_none() {
+            // RFC 5258 §3.4: children attributes describe existing mailboxes only.
+            attrs.push("\\NonExistent");
+        } else if existing.keys().any(|n| n.starts_with(&prefix)) {
+            attrs.push("\\HasChildren");
+        } else {
+            attrs.push("\\HasNoChildren");
+        }
+        if let Some(su) = entry.and_then(|e| e.special_use.as_deref()) {
+            attrs.push(su);
+        }
+        if ret.subscribed && subscribed.contains(&name) {
+            attrs.push("\\Subscribed");
+        }
+        let mut line = format!("* LIST ({}) \"/\" ", attrs.join(" "));
+        push_string(&mut line, &name);
+        if childinfo {
+            // RFC 5258 §3.5: CHILDINFO names the criteria a descendant meets.
+            let base: Vec<&str> = [
+                (select.subscribed, "\"SUBSCRIBED\""),
+                (select.special_use, "\"SPECIAL-USE\""),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, w)| *w)
+            .collect();
+            line.push_str(&format!(" (\"CHILDINFO\" ({}))", base.join(" ")));
+        }
+        line.push_str("\r\n");
+        out.push(Listed {
+            info: entry.map(|e| e.info),
+            name,
+            line,
+        });
     }
     out
 }

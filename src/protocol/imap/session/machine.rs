@@ -10,6 +10,7 @@ use imap_codec::CommandCodec;
 use super::esearch::{split_return, ReturnOpts, Split};
 use super::fetch::flag_list;
 use super::framer::{tag_of, Frame, Framer};
+use super::list_args::{split_list, ListArgs, ListSplit};
 use super::view::Selected;
 use super::CommandEvent;
 use super::{Action, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
@@ -53,6 +54,7 @@ pub(super) enum Awaiting {
         pattern: (String, String),
         entries: Option<Vec<crate::storage::MailboxEntry>>,
     },
+    ListExt(Box<super::list_status::ListJob>),
     Select {
         tag: String,
         name: String,
@@ -96,8 +98,10 @@ pub struct Session {
     pending: Option<Pending>,
     pub(super) out: Vec<u8>,
     pub(super) closing: bool,
-    /// Commands started and not yet answered (tag, name), for metrics.
-    pub(super) running: Vec<(String, &'static str)>,
+    /// Commands started and not yet answered (tag, name, serial), for metrics.
+    pub(super) running: Vec<(String, &'static str, u64)>,
+    /// Commands started so far (parsed ones and lines answered BAD alike).
+    started: u64,
     /// Completed commands, drained by the connection for metrics.
     pub(super) events: Vec<CommandEvent>,
     pub(super) auth_failures: usize,
@@ -106,6 +110,8 @@ pub struct Session {
     pub(super) condstore: bool,
     /// RFC 4731: the RETURN options cut from the SEARCH being dispatched.
     pub(super) search_return: Option<ReturnOpts>,
+    /// RFC 5258: the extended arguments cut from the LIST being dispatched.
+    pub(super) list_args: Option<ListArgs>,
 }
 
 impl Session {
@@ -124,11 +130,13 @@ impl Session {
             out: Vec::new(),
             closing: false,
             running: Vec::new(),
+            started: 0,
             events: Vec::new(),
             auth_failures: 0,
             errors: 0,
             condstore: false,
             search_return: None,
+            list_args: None,
         }
     }
 
@@ -264,6 +272,20 @@ impl Session {
                 return;
             }
         };
+        let cut_list;
+        let bytes = match split_list(bytes) {
+            ListSplit::Plain => bytes,
+            ListSplit::Extended(rest, args) => {
+                self.list_args = Some(args);
+                cut_list = rest;
+                &cut_list
+            }
+            ListSplit::Invalid => {
+                let tag = tag_of(bytes);
+                self.bad(tag.as_deref(), "Invalid LIST-EXTENDED arguments");
+                return;
+            }
+        };
         match CommandCodec::default().decode(bytes) {
             Ok((b"", cmd)) => {
                 let tag = cmd.tag.inner().to_owned();
@@ -271,6 +293,7 @@ impl Session {
             }
             _ => {
                 self.search_return = None;
+                self.list_args = None;
                 let tag = tag_of(bytes);
                 self.bad(tag.as_deref(), "Unknown command or invalid arguments");
             }
@@ -292,15 +315,34 @@ impl Session {
     pub(super) fn tagged(&mut self, tag: &str, text: &str) {
         self.out
             .extend_from_slice(format!("{tag} {text}\r\n").as_bytes());
-        let command = match self.running.iter().position(|(t, _)| t == tag) {
-            Some(i) => self.running.swap_remove(i).1,
-            // A line that never parsed into a command.
-            None => "INVALID",
+        let (command, serial) = match self.running.iter().position(|(t, ..)| t == tag) {
+            Some(i) => {
+                let (_, command, serial) = self.running.swap_remove(i);
+                (command, serial)
+            }
+            // A line that never parsed into a command: it starts and ends here.
+            None => {
+                self.started += 1;
+                ("INVALID", self.started - 1)
+            }
         };
         self.events.push(CommandEvent {
             command,
             ok: text.starts_with("OK"),
+            serial,
         });
+    }
+
+    /// Records that a parsed command starts, for metrics.
+    pub(super) fn begin(&mut self, tag: &str, command: &'static str) {
+        self.running.push((tag.to_owned(), command, self.started));
+        self.started += 1;
+    }
+
+    /// How many commands have started: every [`CommandEvent::serial`] is below this.
+    /// The connection notes the time when this grows to time each command.
+    pub fn commands_started(&self) -> u64 {
+        self.started
     }
 
     /// Commands completed since the last call (command name, OK or not), for metrics.
@@ -424,6 +466,7 @@ impl Session {
         let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
         caps.extend(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN"]);
         caps.extend(["SPECIAL-USE", "CONDSTORE", "ESEARCH"]);
+        caps.extend(["LIST-EXTENDED", "LIST-STATUS", "BINARY"]);
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls_active {
                 caps.push("STARTTLS");

@@ -1,5 +1,6 @@
 //! The pure IMAP4rev1 session state machine (RFC 3501) with IDLE, UIDPLUS, MOVE, ENABLE,
-//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE and ESEARCH.
+//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE, ESEARCH,
+//! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) and BINARY (RFC 3516).
 //!
 //! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
 //! connection actor must do: write bytes, read more, check credentials, run a storage
@@ -10,8 +11,12 @@
 //!
 //! Layout: [`framer`] cuts input into commands (lines plus literals, bounded),
 //! [`convert`] maps imap-codec's syntax tree to ours, [`view`] is the selected mailbox,
-//! [`list`] does LIST pattern matching, [`esearch`] cuts out SEARCH RETURN options,
-//! [`fetch`] renders FETCH data, [`jobs`] runs FETCH,
+//! [`list`] does LIST pattern matching and the LIST-EXTENDED selection, [`list_args`]
+//! cuts out LIST-EXTENDED selection/return options and pattern lists, [`list_status`] runs
+//! LIST in steps (subscriptions, LIST-STATUS counters), [`esearch`] cuts out SEARCH
+//! RETURN options,
+//! [`fetch`] renders FETCH data (BINARY decoded through [`crate::protocol::imap::section`]),
+//! [`jobs`] runs FETCH,
 //! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
 //! (commands are dispatched in `commands`, storage answers completed in `answers`).
 //!
@@ -28,6 +33,8 @@ pub mod fetch;
 pub mod framer;
 pub mod jobs;
 pub mod list;
+pub mod list_args;
+pub mod list_status;
 pub mod machine;
 pub mod view;
 
@@ -258,6 +265,9 @@ pub struct CommandEvent {
     pub command: &'static str,
     /// Completed with OK.
     pub ok: bool,
+    /// Which command this completes: its number in start order (see
+    /// [`Session::commands_started`]), for timing it.
+    pub serial: u64,
 }
 
 /// A change to the selected mailbox made by someone else (delivery, another session).

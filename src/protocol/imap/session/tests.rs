@@ -141,7 +141,7 @@ fn test_config() -> SessionConfig {
     }
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH";
+const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH LIST-EXTENDED LIST-STATUS BINARY";
 const MSG1: &str = "From: Ann <ann@example.org>\r\nSubject: hello\r\n\r\nHi Bob\r\n";
 const MSG2: &str = "From: Cy <cy@example.org>\r\nSubject: lunch\r\n\r\nPizza?\r\n";
 
@@ -651,3 +651,6 @@ fn esearch_return_options_with_split_input() {
         assert_eq!(&out[from..], expected, "chunk {chunk}");
     }
 }
+
+#[path = "tests_ext.rs"]
+mod ext;
