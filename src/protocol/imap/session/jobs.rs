@@ -135,6 +135,8 @@ impl Session {
             return;
         };
         let condstore = self.condstore;
+        // QRESYNC clients track messages by UID (RFC 7162 §3.2.10): every FETCH carries it.
+        let with_uid = uid || self.qresync;
         if let State::Selected(sel) = &mut self.state {
             for c in &update.updated {
                 sel.apply_flags(c);
@@ -146,7 +148,7 @@ impl Session {
                 }
                 let Some(m) = sel.get(seq) else { continue };
                 let mut t = format!("* {seq} FETCH (");
-                if uid {
+                if with_uid {
                     t.push_str(&format!("UID {} ", m.uid));
                 }
                 if silent {
@@ -194,6 +196,8 @@ impl Session {
         else {
             return;
         };
+        // QRESYNC clients track messages by UID (RFC 7162 §3.2.10): every FETCH carries it.
+        let with_uid = uid || self.qresync;
         let State::Selected(sel) = &mut self.state else {
             return;
         };
@@ -242,7 +246,7 @@ impl Session {
         if let Reply::Blobs(blobs) = reply {
             for (seq, raw) in chunk.iter().zip(blobs) {
                 if let (Some(m), Some(raw)) = (sel.get(*seq), raw) {
-                    out.extend(render(*seq, m, &items, Some(&raw), uid, with_modseq));
+                    out.extend(render(*seq, m, &items, Some(&raw), with_uid, with_modseq));
                 }
             }
         }
@@ -275,7 +279,7 @@ impl Session {
                 self.storage(Request::ReadBlobs(blobs), Awaiting::Job(job));
                 return;
             }
-            out.extend(render(first, m, &items, None, uid, with_modseq));
+            out.extend(render(first, m, &items, None, with_uid, with_modseq));
             seqs.remove(0);
         }
         self.out.extend(out);

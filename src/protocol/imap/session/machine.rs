@@ -10,6 +10,7 @@ use imap_codec::CommandCodec;
 use super::esearch::{split_return, ReturnOpts, Split};
 use super::fetch::flag_list;
 use super::framer::{tag_of, Frame, Framer};
+use super::qresync::Resync;
 use super::view::Selected;
 use super::CommandEvent;
 use super::{Action, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
@@ -57,6 +58,19 @@ pub(super) enum Awaiting {
         tag: String,
         name: String,
         read_only: bool,
+        resync: Option<Resync>,
+    },
+    /// QRESYNC SELECT: the mailbox is selected, its expunges since the client's modseq are
+    /// being read (RFC 7162 §3.2.5).
+    Resync {
+        tag: String,
+        read_only: bool,
+        resync: Resync,
+    },
+    /// UID FETCH (CHANGEDSINCE n VANISHED): the expunges are read first (RFC 7162 §3.2.6).
+    FetchVanished {
+        job: super::jobs::Job,
+        uids: crate::protocol::imap::sequence::SequenceSet,
     },
     Status {
         tag: String,
@@ -104,6 +118,8 @@ pub struct Session {
     errors: usize,
     /// RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), FETCH MODSEQ...).
     pub(super) condstore: bool,
+    /// RFC 7162 §3.2.3: QRESYNC enabled (ENABLE QRESYNC); implies `condstore`.
+    pub(super) qresync: bool,
     /// RFC 4731: the RETURN options cut from the SEARCH being dispatched.
     pub(super) search_return: Option<ReturnOpts>,
 }
@@ -128,6 +144,7 @@ impl Session {
             auth_failures: 0,
             errors: 0,
             condstore: false,
+            qresync: false,
             search_return: None,
         }
     }
@@ -318,8 +335,9 @@ impl Session {
     /// Writes pending mailbox updates.
     pub(super) fn flush_updates(&mut self, expunge_ok: bool) {
         let condstore = self.condstore;
+        let vanished = self.qresync;
         if let State::Selected(sel) = &mut self.state {
-            let text = sel.updates(expunge_ok, |seq, m| {
+            let text = sel.updates(expunge_ok, vanished, |seq, m| {
                 if condstore {
                     format!(
                         "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
@@ -424,6 +442,7 @@ impl Session {
         let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
         caps.extend(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN"]);
         caps.extend(["SPECIAL-USE", "CONDSTORE", "ESEARCH"]);
+        caps.push("QRESYNC");
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls_active {
                 caps.push("STARTTLS");
