@@ -241,7 +241,9 @@ impl Session {
                 }
             }
         }
-        let with_modseq = self.condstore && items.contains(&Item::ModSeq);
+        // QRESYNC clients keep per-message mod-sequences, so once it is enabled every FETCH
+        // response carries MODSEQ (as with UID), not only those that ask for it.
+        let with_modseq = self.condstore && (self.qresync || items.contains(&Item::ModSeq));
         let mut out = Vec::new();
         if let Reply::Blobs(blobs) = reply {
             for (seq, raw) in chunk.iter().zip(blobs) {

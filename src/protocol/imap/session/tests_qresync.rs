@@ -146,13 +146,14 @@ fn vanished_replaces_expunge_once_enabled() {
         "* VANISHED 1\r\nd OK EXPUNGE completed\r\n"
     );
     // Another session expunges UID 3: not announced during FETCH, then as VANISHED.
+    let m3 = modseq_of(&h, 3);
     h.store.expunge(USER, "INBOX", &[3]).unwrap();
     h.session
         .mailbox_changed("INBOX", MailboxEvent::Expunged(vec![3]));
     h.drive();
     assert_eq!(
         h.say("e FETCH 2 (FLAGS)\r\n"),
-        "* 2 FETCH (UID 3 FLAGS ())\r\ne OK FETCH completed\r\n"
+        format!("* 2 FETCH (UID 3 FLAGS () MODSEQ ({m3}))\r\ne OK FETCH completed\r\n")
     );
     assert_eq!(
         h.say("f NOOP\r\n"),
@@ -173,7 +174,7 @@ fn vanished_replaces_expunge_once_enabled() {
     let m4 = modseq_of(&h, 4);
     assert_eq!(
         h.say("i FETCH 1:* (UID)\r\n"),
-        "* 1 FETCH (UID 4)\r\ni OK FETCH completed\r\n"
+        format!("* 1 FETCH (UID 4 MODSEQ ({m4}))\r\ni OK FETCH completed\r\n")
     );
     assert_eq!(
         h.say("j UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n"),
