@@ -119,6 +119,9 @@ fn run(
             }
             Reply::Expunged(gone)
         }
+        Request::Vanished { mailbox, since } => {
+            Reply::Expunged(store.expunged_since(user, &canonical(&mailbox), since)?)
+        }
         Request::ReadBlobs(ids) => {
             Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
         }

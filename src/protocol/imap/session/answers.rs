@@ -3,12 +3,14 @@
 
 use super::list_status::status_line;
 use super::machine::{Awaiting, Session, State};
+use super::qresync::{resync_lines, vanished_line};
 use super::view::Selected;
 use super::{list, Reply, Request, StoreErrorKind};
 
 impl Session {
     /// Completes a command with a storage answer.
     pub(super) fn answer(&mut self, awaiting: Awaiting, result: Result<Reply, StoreErrorKind>) {
+        let vanished = self.qresync;
         match (awaiting, result) {
             (Awaiting::Job(job), result) => self.continue_job(job, result),
             (Awaiting::ListExt(job), result) => self.continue_list(*job, result),
@@ -52,6 +54,7 @@ impl Session {
                     tag,
                     name,
                     read_only,
+                    resync,
                 },
                 Ok(Reply::Mailbox {
                     info,
@@ -80,13 +83,50 @@ impl Session {
                     info.uidvalidity, info.uidnext, info.highest_modseq
                 ));
                 self.out.extend_from_slice(t.as_bytes());
-                let (code, cmd) = if read_only {
-                    ("READ-ONLY", "EXAMINE")
-                } else {
-                    ("READ-WRITE", "SELECT")
-                };
-                self.tagged(&tag, &format!("OK [{code}] {cmd} completed"));
+                let mailbox = sel.name.clone();
                 self.state = State::Selected(sel);
+                match resync {
+                    // RFC 7162 §3.2.5: resynchronize only the client's own UIDVALIDITY.
+                    Some(resync) if resync.uidvalidity == info.uidvalidity => {
+                        let since = resync.modseq;
+                        self.storage(
+                            Request::Vanished { mailbox, since },
+                            Awaiting::Resync {
+                                tag,
+                                read_only,
+                                resync,
+                            },
+                        );
+                    }
+                    _ => self.select_done(&tag, read_only),
+                }
+            }
+            (
+                Awaiting::Resync {
+                    tag,
+                    read_only,
+                    resync,
+                },
+                Ok(Reply::Expunged(uids)),
+            ) => {
+                if let State::Selected(sel) = &self.state {
+                    let text = resync_lines(sel, &resync, &uids);
+                    self.out.extend_from_slice(text.as_bytes());
+                }
+                self.select_done(&tag, read_only);
+            }
+            (Awaiting::FetchVanished { job, uids: set }, Ok(Reply::Expunged(uids))) => {
+                if let State::Selected(sel) = &self.state {
+                    // `*` may name UIDs above the highest one left (RFC 3501 §6.4.8).
+                    let max = sel.max_uid().max(sel.info.uidnext.saturating_sub(1));
+                    let gone: Vec<u32> = uids
+                        .into_iter()
+                        .filter(|u| set.contains(*u, max) && sel.seq_of(*u).is_none())
+                        .collect();
+                    self.out
+                        .extend_from_slice(vanished_line(true, &gone).as_bytes());
+                }
+                self.start_job(job);
             }
             (
                 Awaiting::Status { tag, name, items },
@@ -128,7 +168,7 @@ impl Session {
                     }
                     if let State::Selected(sel) = &mut self.state {
                         let moved: Vec<u32> = c.pairs.iter().map(|p| p.0).collect();
-                        let t = sel.remove_now(&moved);
+                        let t = sel.remove_now(&moved, vanished);
                         self.out.extend_from_slice(t.as_bytes());
                     }
                     self.complete(&tag, "OK MOVE completed", true);
@@ -142,13 +182,17 @@ impl Session {
                     self.tagged(&tag, "OK CLOSE completed");
                 } else {
                     if let State::Selected(sel) = &mut self.state {
-                        let t = sel.remove_now(&uids);
+                        let t = sel.remove_now(&uids, vanished);
                         self.out.extend_from_slice(t.as_bytes());
                     }
                     self.complete(&tag, "OK EXPUNGE completed", true);
                 }
             }
             (awaiting, Err(e)) => {
+                if matches!(awaiting, Awaiting::Resync { .. }) {
+                    // The SELECT fails as a whole: nothing stays selected.
+                    self.state = State::Authenticated;
+                }
                 let tag = awaiting_tag(&awaiting);
                 let text = match (e, &awaiting) {
                     (StoreErrorKind::NotFound, Awaiting::Append { .. } | Awaiting::Copy { .. }) => {
@@ -177,12 +221,25 @@ fn awaiting_tag(a: &Awaiting) -> String {
         | Awaiting::Done { tag, .. }
         | Awaiting::List { tag, .. }
         | Awaiting::Select { tag, .. }
+        | Awaiting::Resync { tag, .. }
         | Awaiting::Status { tag, .. }
         | Awaiting::Append { tag }
         | Awaiting::Copy { tag, .. }
         | Awaiting::Expunge { tag, .. } => tag.clone(),
-        Awaiting::Job(j) => j.tag().to_owned(),
+        Awaiting::Job(j) | Awaiting::FetchVanished { job: j, .. } => j.tag().to_owned(),
         Awaiting::ListExt(j) => j.tag().to_owned(),
         Awaiting::Tls => "*".to_owned(),
+    }
+}
+
+impl Session {
+    /// The tagged end of SELECT/EXAMINE.
+    fn select_done(&mut self, tag: &str, read_only: bool) {
+        let (code, cmd) = if read_only {
+            ("READ-ONLY", "EXAMINE")
+        } else {
+            ("READ-WRITE", "SELECT")
+        };
+        self.tagged(tag, &format!("OK [{code}] {cmd} completed"));
     }
 }

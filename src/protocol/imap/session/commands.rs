@@ -12,6 +12,7 @@ use super::convert::{flag, list_pattern, mailbox_name, search_key, sequence_set}
 use super::jobs::Job;
 use super::list_args::decode_pattern;
 use super::machine::{Awaiting, Mode, Session, State};
+use super::qresync::select_params;
 use super::{Action, Request};
 use crate::protocol::imap::structure::summarize;
 use crate::storage::{AppendMessage, FlagOp};
@@ -85,6 +86,11 @@ impl Session {
                     if matches!(c, CapabilityEnable::CondStore) {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if c.to_string().eq_ignore_ascii_case("QRESYNC") {
+                        // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                        self.condstore = true;
+                        self.qresync = true;
+                        enabled.push("QRESYNC");
                     }
                 }
                 self.out.extend_from_slice(
@@ -108,17 +114,11 @@ impl Session {
             CommandBody::Select {
                 mailbox,
                 parameters,
-            } if authed => {
-                self.condstore |= !parameters.is_empty();
-                self.open(tag, mailbox_name(&mailbox), false);
-            }
+            } if authed => self.open(tag, mailbox_name(&mailbox), &parameters, false),
             CommandBody::Examine {
                 mailbox,
                 parameters,
-            } if authed => {
-                self.condstore |= !parameters.is_empty();
-                self.open(tag, mailbox_name(&mailbox), true);
-            }
+            } if authed => self.open(tag, mailbox_name(&mailbox), &parameters, true),
             CommandBody::Create { mailbox } if authed => {
                 let mut name = mailbox_name(&mailbox);
                 // RFC 3501 §6.3.3: a trailing separator declares intent to hold children.
@@ -299,16 +299,25 @@ impl Session {
                 uid,
                 modifiers,
             } if selected => {
+                use imap_codec::imap_types::command::FetchModifier;
                 let mut items = super::fetch::items(&macro_or_item_names);
+                let changed_since = modifiers.iter().find_map(|m| match m {
+                    FetchModifier::ChangedSince(n) => Some(n.get()),
+                    FetchModifier::Vanished => None,
+                });
+                let vanished = modifiers.contains(&FetchModifier::Vanished);
+                // RFC 7162 §3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, once
+                // QRESYNC is enabled.
+                if vanished && !(uid && self.qresync && changed_since.is_some()) {
+                    self.bad(
+                        Some(&tag),
+                        "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+                    );
+                    return;
+                }
                 if !modifiers.is_empty() || items.contains(&super::fetch::Item::ModSeq) {
                     self.condstore = true;
                 }
-                let changed_since = modifiers.iter().find_map(|m| match m {
-                    imap_codec::imap_types::command::FetchModifier::ChangedSince(n) => {
-                        Some(n.get())
-                    }
-                    _ => None,
-                });
                 let State::Selected(sel) = &self.state else {
                     return;
                 };
@@ -320,7 +329,18 @@ impl Session {
                     }
                 }
                 let read_only = sel.read_only;
-                self.start_job(Job::fetch(tag, items, uid, seqs, read_only));
+                let job = Job::fetch(tag, items, uid, seqs, read_only);
+                match changed_since {
+                    Some(since) if vanished => {
+                        let request = Request::Vanished {
+                            mailbox: sel.name.clone(),
+                            since,
+                        };
+                        let uids = sequence_set(&set);
+                        self.storage(request, Awaiting::FetchVanished { job, uids });
+                    }
+                    _ => self.start_job(job),
+                }
             }
             CommandBody::Store {
                 sequence_set: set,
@@ -398,7 +418,27 @@ impl Session {
         self.storage(request, Awaiting::Done { tag, command });
     }
 
-    fn open(&mut self, tag: String, name: String, read_only: bool) {
+    fn open(
+        &mut self,
+        tag: String,
+        name: String,
+        parameters: &[imap_codec::imap_types::command::SelectParameter],
+        read_only: bool,
+    ) {
+        let params = match select_params(parameters) {
+            Ok(p) => p,
+            Err(e) => return self.bad(Some(&tag), &format!("Invalid SELECT parameters: {e}")),
+        };
+        if params.resync.is_some() && !self.qresync {
+            // RFC 7162 §3.2.5: QRESYNC without ENABLE QRESYNC is a BAD.
+            return self.bad(Some(&tag), "QRESYNC is not enabled");
+        }
+        self.condstore |= params.condstore;
+        if matches!(self.state, State::Selected(_)) {
+            // RFC 7162 §3.2.11: a boundary between the old mailbox's responses and the new.
+            self.out
+                .extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
+        }
         // RFC 3501 §6.3.1: a SELECT, even a failing one, leaves the selected state.
         self.state = State::Authenticated;
         self.storage(
@@ -410,6 +450,7 @@ impl Session {
                 tag,
                 name,
                 read_only,
+                resync: params.resync,
             },
         );
     }

@@ -109,7 +109,7 @@ pub fn render(tag: &str, uid: bool, opts: ReturnOpts, hits: &[u32]) -> String {
 }
 
 /// Ascending numbers as a sequence set of ranges (`1:3,5`).
-fn compress(nums: &[u32]) -> String {
+pub fn compress(nums: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < nums.len() {

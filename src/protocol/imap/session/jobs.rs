@@ -135,6 +135,8 @@ impl Session {
             return;
         };
         let condstore = self.condstore;
+        // QRESYNC clients track messages by UID (RFC 7162 §3.2.10): every FETCH carries it.
+        let with_uid = uid || self.qresync;
         if let State::Selected(sel) = &mut self.state {
             for c in &update.updated {
                 sel.apply_flags(c);
@@ -146,7 +148,7 @@ impl Session {
                 }
                 let Some(m) = sel.get(seq) else { continue };
                 let mut t = format!("* {seq} FETCH (");
-                if uid {
+                if with_uid {
                     t.push_str(&format!("UID {} ", m.uid));
                 }
                 if silent {
@@ -194,6 +196,8 @@ impl Session {
         else {
             return;
         };
+        // QRESYNC clients track messages by UID (RFC 7162 §3.2.10): every FETCH carries it.
+        let with_uid = uid || self.qresync;
         let State::Selected(sel) = &mut self.state else {
             return;
         };
@@ -237,12 +241,14 @@ impl Session {
                 }
             }
         }
-        let with_modseq = self.condstore && items.contains(&Item::ModSeq);
+        // QRESYNC clients keep per-message mod-sequences, so once it is enabled every FETCH
+        // response carries MODSEQ (as with UID), not only those that ask for it.
+        let with_modseq = self.condstore && (self.qresync || items.contains(&Item::ModSeq));
         let mut out = Vec::new();
         if let Reply::Blobs(blobs) = reply {
             for (seq, raw) in chunk.iter().zip(blobs) {
                 if let (Some(m), Some(raw)) = (sel.get(*seq), raw) {
-                    match render(*seq, m, &items, Some(&raw), uid, with_modseq) {
+                    match render(*seq, m, &items, Some(&raw), with_uid, with_modseq) {
                         Ok(bytes) => out.extend(bytes),
                         Err(_) => {
                             // RFC 3516 §4.3: the FETCH fails; what was sent stands. The
@@ -286,7 +292,7 @@ impl Session {
                 return;
             }
             // Without the raw message no BINARY item is decoded, so this cannot fail.
-            out.extend(render(first, m, &items, None, uid, with_modseq).unwrap_or_default());
+            out.extend(render(first, m, &items, None, with_uid, with_modseq).unwrap_or_default());
             seqs.remove(0);
         }
         self.out.extend(out);

@@ -11,6 +11,7 @@ use super::esearch::{split_return, ReturnOpts, Split};
 use super::fetch::flag_list;
 use super::framer::{tag_of, Frame, Framer};
 use super::list_args::{split_list, ListArgs, ListSplit};
+use super::qresync::Resync;
 use super::view::Selected;
 use super::CommandEvent;
 use super::{Action, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
@@ -59,6 +60,19 @@ pub(super) enum Awaiting {
         tag: String,
         name: String,
         read_only: bool,
+        resync: Option<Resync>,
+    },
+    /// QRESYNC SELECT: the mailbox is selected, its expunges since the client's modseq are
+    /// being read (RFC 7162 §3.2.5).
+    Resync {
+        tag: String,
+        read_only: bool,
+        resync: Resync,
+    },
+    /// UID FETCH (CHANGEDSINCE n VANISHED): the expunges are read first (RFC 7162 §3.2.6).
+    FetchVanished {
+        job: super::jobs::Job,
+        uids: crate::protocol::imap::sequence::SequenceSet,
     },
     Status {
         tag: String,
@@ -108,6 +122,8 @@ pub struct Session {
     errors: usize,
     /// RFC 7162 §3.1: CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), FETCH MODSEQ...).
     pub(super) condstore: bool,
+    /// RFC 7162 §3.2.3: QRESYNC enabled (ENABLE QRESYNC); implies `condstore`.
+    pub(super) qresync: bool,
     /// RFC 4731: the RETURN options cut from the SEARCH being dispatched.
     pub(super) search_return: Option<ReturnOpts>,
     /// RFC 5258: the extended arguments cut from the LIST being dispatched.
@@ -135,6 +151,7 @@ impl Session {
             auth_failures: 0,
             errors: 0,
             condstore: false,
+            qresync: false,
             search_return: None,
             list_args: None,
         }
@@ -360,8 +377,9 @@ impl Session {
     /// Writes pending mailbox updates.
     pub(super) fn flush_updates(&mut self, expunge_ok: bool) {
         let condstore = self.condstore;
+        let vanished = self.qresync;
         if let State::Selected(sel) = &mut self.state {
-            let text = sel.updates(expunge_ok, |seq, m| {
+            let text = sel.updates(expunge_ok, vanished, |seq, m| {
                 if condstore {
                     format!(
                         "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
@@ -467,6 +485,7 @@ impl Session {
         caps.extend(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN"]);
         caps.extend(["SPECIAL-USE", "CONDSTORE", "ESEARCH"]);
         caps.extend(["LIST-EXTENDED", "LIST-STATUS", "BINARY"]);
+        caps.push("QRESYNC");
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls_active {
                 caps.push("STARTTLS");

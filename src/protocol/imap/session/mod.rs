@@ -1,6 +1,6 @@
 //! The pure IMAP4rev1 session state machine (RFC 3501) with IDLE, UIDPLUS, MOVE, ENABLE,
-//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE, ESEARCH,
-//! LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) and BINARY (RFC 3516).
+//! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE, QRESYNC,
+//! ESEARCH, LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) and BINARY (RFC 3516).
 //!
 //! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
 //! connection actor must do: write bytes, read more, check credentials, run a storage
@@ -16,6 +16,7 @@
 //! LIST in steps (subscriptions, LIST-STATUS counters), [`esearch`] cuts out SEARCH
 //! RETURN options,
 //! [`fetch`] renders FETCH data (BINARY decoded through [`crate::protocol::imap::section`]),
+//! [`qresync`] reads the QRESYNC parameters and renders VANISHED,
 //! [`jobs`] runs FETCH,
 //! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
 //! (commands are dispatched in `commands`, storage answers completed in `answers`).
@@ -36,10 +37,13 @@ pub mod list;
 pub mod list_args;
 pub mod list_status;
 pub mod machine;
+pub mod qresync;
 pub mod view;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_qresync;
 
 pub use machine::Session;
 
@@ -194,6 +198,14 @@ pub enum Request {
     },
     /// Read message bodies: [`Reply::Blobs`], one entry per id in order (`None` if gone).
     ReadBlobs(Vec<BlobId>),
+    /// UIDs expunged after a mod-sequence (QRESYNC, RFC 7162 §3.2.5.2):
+    /// [`Reply::Expunged`], ascending.
+    Vanished {
+        /// The mailbox.
+        mailbox: String,
+        /// Expunges with a mod-sequence above this one.
+        since: u64,
+    },
 }
 
 /// The successful answer to a [`Request`].
@@ -221,7 +233,7 @@ pub enum Reply {
     Flags(FlagsUpdate),
     /// Answer to [`Request::Copy`] and [`Request::Move`].
     Copied(CopyUids),
-    /// Answer to [`Request::Expunge`]: expunged UIDs.
+    /// Answer to [`Request::Expunge`] and [`Request::Vanished`]: expunged UIDs.
     Expunged(Vec<u32>),
     /// Answer to [`Request::ReadBlobs`].
     Blobs(Vec<Option<Bytes>>),

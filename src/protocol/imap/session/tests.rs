@@ -5,12 +5,12 @@ use std::sync::Arc;
 use super::*;
 use crate::storage::{is_inbox, MemoryStore, Store, StoreError};
 
-const USER: &str = "bob@example.org";
+pub(super) const USER: &str = "bob@example.org";
 
 /// Carries out actions like the connection actor would, against a memory store.
-struct Harness {
-    session: Session,
-    store: MemoryStore,
+pub(super) struct Harness {
+    pub(super) session: Session,
+    pub(super) store: MemoryStore,
     out: Vec<u8>,
     closed: bool,
 }
@@ -67,6 +67,9 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
         Request::Expunge { mailbox, uids } => {
             Reply::Expunged(store.expunge_deleted(USER, &mailbox, uids.as_deref())?)
         }
+        Request::Vanished { mailbox, since } => {
+            Reply::Expunged(store.expunged_since(USER, &mailbox, since)?)
+        }
         Request::ReadBlobs(ids) => {
             Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
         }
@@ -74,7 +77,7 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
 }
 
 impl Harness {
-    fn new(plaintext: bool) -> Harness {
+    pub(super) fn new(plaintext: bool) -> Harness {
         let store = MemoryStore::new();
         store.create_mailbox(USER, "INBOX").unwrap();
         let session = Session::new(Arc::new(test_config()), false, plaintext);
@@ -86,7 +89,7 @@ impl Harness {
         }
     }
 
-    fn drive(&mut self) {
+    pub(super) fn drive(&mut self) {
         loop {
             match self.session.next_action() {
                 Action::Read => return,
@@ -108,7 +111,7 @@ impl Harness {
         }
     }
 
-    fn send(&mut self, input: &[u8], chunk: usize) -> String {
+    pub(super) fn send(&mut self, input: &[u8], chunk: usize) -> String {
         for c in input.chunks(chunk.max(1)) {
             self.session.receive(c);
             self.drive();
@@ -116,11 +119,11 @@ impl Harness {
         String::from_utf8_lossy(&std::mem::take(&mut self.out)).into_owned()
     }
 
-    fn say(&mut self, input: &str) -> String {
+    pub(super) fn say(&mut self, input: &str) -> String {
         self.send(input.as_bytes(), input.len())
     }
 
-    fn deliver(&self, body: &str, flags: &[&str]) -> u32 {
+    pub(super) fn deliver(&self, body: &str, flags: &[&str]) -> u32 {
         let msg = crate::storage::AppendMessage {
             body: body.as_bytes().to_vec().into(),
             flags: flags.iter().map(|f| f.to_string()).collect(),
@@ -141,11 +144,11 @@ fn test_config() -> SessionConfig {
     }
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH LIST-EXTENDED LIST-STATUS BINARY";
-const MSG1: &str = "From: Ann <ann@example.org>\r\nSubject: hello\r\n\r\nHi Bob\r\n";
-const MSG2: &str = "From: Cy <cy@example.org>\r\nSubject: lunch\r\n\r\nPizza?\r\n";
+const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH LIST-EXTENDED LIST-STATUS BINARY QRESYNC";
+pub(super) const MSG1: &str = "From: Ann <ann@example.org>\r\nSubject: hello\r\n\r\nHi Bob\r\n";
+pub(super) const MSG2: &str = "From: Cy <cy@example.org>\r\nSubject: lunch\r\n\r\nPizza?\r\n";
 
-fn logged_in() -> Harness {
+pub(super) fn logged_in() -> Harness {
     let mut h = Harness::new(true);
     h.say("a LOGIN bob@example.org secret\r\n");
     h

@@ -2,6 +2,7 @@
 //! `\Recent`, and the changes from other sessions not yet announced (RFC 3501 §7.4.1:
 //! sequence numbers may only shift when the client is told).
 
+use super::qresync::vanished_line;
 use crate::protocol::imap::sequence::SequenceSet;
 use crate::storage::{BlobId, FlagChange, MailboxInfo, MessageMeta};
 
@@ -187,31 +188,42 @@ impl Selected {
     }
 
     /// Removes `uids` now and returns the `* n EXPUNGE` lines (RFC 3501 §7.4.1: each
-    /// number is relative to the state after the previous EXPUNGE).
-    pub fn remove_now(&mut self, uids: &[u32]) -> String {
+    /// number is relative to the state after the previous EXPUNGE), or with `vanished`
+    /// (QRESYNC enabled, RFC 7162 §3.2.10) one `* VANISHED uids` line, which shrinks the
+    /// client's message count by as many without EXPUNGE or EXISTS.
+    pub fn remove_now(&mut self, uids: &[u32], vanished: bool) -> String {
         let mut out = String::new();
+        let mut gone = Vec::new();
         for uid in uids {
             if let Some(seq) = self.seq_of(*uid) {
                 self.msgs.remove(seq as usize - 1);
                 self.pending_gone.retain(|u| u != uid);
                 self.pending_flags.retain(|u| u != uid);
-                out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                if vanished {
+                    gone.push(*uid);
+                } else {
+                    out.push_str(&format!("* {seq} EXPUNGE\r\n"));
+                }
             }
         }
+        gone.sort_unstable();
+        out.push_str(&vanished_line(false, &gone));
         out
     }
 
     /// Untagged updates to send now; expunges only when `expunge_ok` (not during FETCH,
     /// STORE, SEARCH: RFC 3501 §7.4.1). `flags_line` renders a FETCH FLAGS update.
+    /// `vanished`: expunges as VANISHED (QRESYNC enabled).
     pub fn updates(
         &mut self,
         expunge_ok: bool,
+        vanished: bool,
         flags_line: impl Fn(u32, &Msg) -> String,
     ) -> String {
         let mut out = String::new();
         if expunge_ok && !self.pending_gone.is_empty() {
             let gone = std::mem::take(&mut self.pending_gone);
-            out.push_str(&self.remove_now(&gone));
+            out.push_str(&self.remove_now(&gone, vanished));
         }
         for uid in std::mem::take(&mut self.pending_flags) {
             if let Some(seq) = self.seq_of(uid) {
