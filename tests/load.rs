@@ -464,14 +464,27 @@ fn imap_idle_sessions_hear_of_a_delivery() {
             "--idle-sessions",
             "20",
             "--duration",
-            "2s",
+            "3s",
             "--json",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run hermod-load");
-    std::thread::sleep(Duration::from_secs(1));
+    // Deliver only once every session is in IDLE (the server's gauge says so): a message
+    // that arrives before a session's SELECT is counted there, not announced to it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .metrics()
+        .lines()
+        .any(|l| l == "hermod_imap_idle_sessions 20")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sessions never all idle"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mx = server.addr("smtp").to_string();
     let (sent, ok) = smtp(&mx, &["--messages", "1"]);
     assert!(ok, "{sent:#}");
