@@ -207,11 +207,7 @@ fn imap_session(c: &mut Criterion) {
     assert_eq!(transcript.matches(" FETCH (").count(), MESSAGES as usize);
 
     let mut group = c.benchmark_group("imap_session");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(COMMANDS));
+    group.throughput(Throughput::Elements(COMMANDS));
     group.bench_function("mix", |b| {
         b.iter(|| black_box(run_session(&config, &mailbox, black_box(&writes))));
     });
@@ -243,11 +239,7 @@ fn imap_decode(c: &mut Criterion) {
     let input = client_writes().concat();
     assert_eq!(decode_all(&input), COMMANDS as usize);
     let mut group = c.benchmark_group("imap_decode");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(COMMANDS));
+    group.throughput(Throughput::Elements(COMMANDS));
     group.bench_function("mix", |b| {
         b.iter(|| black_box(decode_all(black_box(&input))));
     });
@@ -257,11 +249,7 @@ fn imap_decode(c: &mut Criterion) {
 fn imap_render(c: &mut Criterion) {
     let items = [Item::Uid, Item::Flags, Item::Envelope, Item::BodyStructure];
     let mut group = c.benchmark_group("imap_render");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(1));
+    group.throughput(Throughput::Elements(1));
     for (label, raw) in [
         ("text", text_message(1)),
         ("multipart", multipart_message()),
@@ -291,5 +279,17 @@ fn imap_render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, imap_session, imap_decode, imap_render);
+/// Short runs: every bench of the crate together stays within a few minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = imap_session, imap_decode, imap_render
+}
 criterion_main!(benches);

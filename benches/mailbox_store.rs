@@ -12,7 +12,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use hermod::protocol::imap::encoded_summary;
 use hermod::storage::{
     AppendMessage, BlobId, DeliveryTarget, LocalDelivery, NewMessage, QueuedRecipient, SledStore,
@@ -79,18 +81,6 @@ fn spool_for(store: &SledStore, user: &str, count: usize, body: &Bytes) -> Vec<L
     items
 }
 
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut group = c.benchmark_group(name);
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
-    group
-}
-
 fn mailbox_append(c: &mut Criterion, store: &SledStore) {
     let user = "append@example.org";
     store.create_mailbox(user, "INBOX").expect("create");
@@ -101,7 +91,7 @@ fn mailbox_append(c: &mut Criterion, store: &SledStore) {
         flags: vec!["\\Seen".into()],
         internal_date: NOW,
     };
-    let mut group = group(c, "mailbox_append");
+    let mut group = c.benchmark_group("mailbox_append");
     group.throughput(Throughput::Elements(1));
     group.bench_function("1KiB", |b| {
         b.iter(|| {
@@ -117,7 +107,9 @@ fn mailbox_append(c: &mut Criterion, store: &SledStore) {
 
 fn mailbox_deliver(c: &mut Criterion, store: &SledStore) {
     let body = body(1024);
-    let mut group = group(c, "mailbox_deliver");
+    let mut group = c.benchmark_group("mailbox_deliver");
+    // A 256-message batch takes milliseconds: flat sampling keeps to the time budget.
+    group.sampling_mode(SamplingMode::Flat);
     for size in [1usize, 32, 256] {
         let user = format!("deliver{size}@example.org");
         group.throughput(Throughput::Elements(size as u64));
@@ -156,7 +148,7 @@ fn mailbox_read(c: &mut Criterion, store: &SledStore) {
         .map(|i| messages[(i * 97) % MAILBOX_SIZE].uid)
         .collect();
 
-    let mut group = group(c, "mailbox_read");
+    let mut group = c.benchmark_group("mailbox_read");
     group.throughput(Throughput::Elements(MAILBOX_SIZE as u64 + 1));
     group.bench_function("messages_10k", |b| {
         b.iter(|| black_box(store.messages(user, "INBOX").expect("messages")));
@@ -188,5 +180,17 @@ fn mailbox_store(c: &mut Criterion) {
     mailbox_read(c, &store);
 }
 
-criterion_group!(benches, mailbox_store);
+/// Short runs: every bench of the crate together stays within a few minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = mailbox_store
+}
 criterion_main!(benches);

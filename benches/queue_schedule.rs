@@ -70,10 +70,7 @@ fn full_index() -> DueIndex<Job> {
 fn queue_schedule(c: &mut Criterion) {
     // Tens of milliseconds per iteration: flat sampling keeps it to ~20 iterations.
     let mut bulk = c.benchmark_group("queue_schedule_bulk");
-    bulk.sampling_mode(SamplingMode::Flat)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(10);
+    bulk.sampling_mode(SamplingMode::Flat).sample_size(10);
     bulk.throughput(Throughput::Elements(PENDING));
     bulk.bench_function("insert_100k", |b| {
         b.iter_batched(
@@ -91,11 +88,7 @@ fn queue_schedule(c: &mut Criterion) {
     bulk.finish();
 
     let mut group = c.benchmark_group("queue_schedule");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20)
-        .throughput(Throughput::Elements(1));
+    group.throughput(Throughput::Elements(1));
     let mut index = full_index();
     let mut later = NOW + DAY;
     group.bench_function("pop_reschedule", |b| {
@@ -151,5 +144,17 @@ fn queue_schedule(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, queue_schedule);
+/// Short runs: every bench of the crate together stays within a few minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = queue_schedule
+}
 criterion_main!(benches);

@@ -19,7 +19,7 @@ use hermod::protocol::smtp::{
 /// One socket read, as the connection actor does it.
 const READ_SIZE: usize = 16 * 1024;
 
-fn config() -> Arc<SessionConfig> {
+fn session_config() -> Arc<SessionConfig> {
     Arc::new(SessionConfig {
         hostname: "mx.example.org".into(),
         listener: ListenerKind::Mx,
@@ -120,13 +120,9 @@ fn run_transaction(config: &Arc<SessionConfig>, writes: &[Vec<u8>]) -> Option<Tr
 }
 
 fn smtp_transaction(c: &mut Criterion) {
-    let config = config();
+    let config = session_config();
     let body = message(1024);
     let mut group = c.benchmark_group("smtp_transaction");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
     for rcpts in [1usize, 10] {
         let writes = transaction_writes(rcpts, &body);
         let spooled = run_transaction(&config, &writes).expect("the transaction is spooled");
@@ -160,12 +156,8 @@ fn receive_body(mut session: Session, body: &[u8]) -> Option<Transaction> {
 }
 
 fn smtp_data(c: &mut Criterion) {
-    let config = config();
+    let config = session_config();
     let mut group = c.benchmark_group("smtp_data");
-    group
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-        .sample_size(20);
     for (label, size) in [
         ("1KiB", 1usize << 10),
         ("64KiB", 64 << 10),
@@ -189,5 +181,17 @@ fn smtp_data(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, smtp_transaction, smtp_data);
+/// Short runs: every bench of the crate together stays within a few minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = smtp_transaction, smtp_data
+}
 criterion_main!(benches);
