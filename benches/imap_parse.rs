@@ -279,12 +279,14 @@ fn imap_render(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs: every bench of the crate together stays within a few minutes on 2 cores.
+/// Short runs and no plots (rendering them takes longer than measuring): every bench of
+/// the crate together stays within a few minutes on 2 cores.
 fn config() -> Criterion {
     Criterion::default()
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500))
         .sample_size(20)
+        .without_plots()
 }
 
 criterion_group! {
