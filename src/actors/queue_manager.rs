@@ -28,7 +28,7 @@ use crate::directory::Directory;
 use crate::dns::MxResolver;
 use crate::metrics;
 use crate::outbound::ClientConfig;
-use crate::queue::RetryPolicy;
+use crate::queue::{DueIndex, RetryPolicy};
 use crate::storage::{DeliveryTarget, LocalDelivery, QueueId, QueuedMessage, Store};
 
 /// How often due jobs are looked for.
@@ -89,7 +89,7 @@ pub struct QueueManager {
     spool: Option<Addr<SpoolWriter>>,
     outbound: Option<Arc<Outbound>>,
     /// Remote work by due time.
-    scheduled: BTreeMap<(i64, QueueId, String), Job>,
+    scheduled: DueIndex<Job>,
     /// Jobs handed out and not reported yet, with their arrival time.
     in_flight: HashMap<(QueueId, String), i64>,
     destinations: HashMap<String, Addr<DomainQueue>>,
@@ -126,7 +126,7 @@ impl QueueManager {
             policy,
             spool: None,
             outbound: None,
-            scheduled: BTreeMap::new(),
+            scheduled: DueIndex::new(),
             in_flight: HashMap::new(),
             destinations: HashMap::new(),
             next_arbiter: 0,
@@ -214,8 +214,8 @@ impl QueueManager {
     /// Puts a job in the due-time index.
     pub(super) fn schedule(&mut self, job: Job, due: i64) {
         self.in_flight.remove(&(job.queue_id, job.domain.clone()));
-        self.scheduled
-            .insert((due, job.queue_id, job.domain.clone()), job);
+        let key = (job.queue_id, job.domain.clone());
+        self.scheduled.insert(due, key, job);
     }
 
     /// Hands every due job to its destination.
@@ -224,11 +224,7 @@ impl QueueManager {
             return;
         }
         let now = outcomes::now();
-        while let Some(entry) = self.scheduled.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let job = entry.remove();
+        while let Some(job) = self.scheduled.pop_due(now) {
             self.in_flight
                 .insert((job.queue_id, job.domain.clone()), job.received_at);
             self.dispatch(job, ctx);
@@ -513,18 +509,8 @@ impl Handler<RetryNow> for QueueManager {
     type Result = ();
 
     fn handle(&mut self, RetryNow(id): RetryNow, ctx: &mut Context<Self>) {
-        let keys: Vec<_> = self
-            .scheduled
-            .keys()
-            .filter(|k| k.1 == id)
-            .cloned()
-            .collect();
-        for key in keys {
-            // Only the due time changes: attempts stay as counted.
-            if let Some(job) = self.scheduled.remove(&key) {
-                self.scheduled.insert((0, key.1, key.2), job);
-            }
-        }
+        // Only the due time changes: attempts stay as counted.
+        self.scheduled.reschedule_message(id, 0);
         self.dispatch_due(ctx);
     }
 }
@@ -547,6 +533,6 @@ impl Handler<Forget> for QueueManager {
     type Result = ();
 
     fn handle(&mut self, Forget(id): Forget, _ctx: &mut Context<Self>) {
-        self.scheduled.retain(|k, _| k.1 != id);
+        self.scheduled.remove_message(id);
     }
 }
