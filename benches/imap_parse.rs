@@ -264,7 +264,7 @@ fn imap_render(c: &mut Criterion) {
             summary: encoded_summary(&raw),
             recent: false,
         };
-        let line = render(17, &msg, &items, None, true, false);
+        let line = render(17, &msg, &items, None, true, false).expect("no BINARY item");
         assert!(line.starts_with(b"* 17 FETCH (UID 42 FLAGS (\\Seen $Forwarded) ENVELOPE ("));
         group.bench_function(
             BenchmarkId::new("fetch_envelope_bodystructure", label),

@@ -76,6 +76,7 @@ fn spool_for(store: &SledStore, user: &str, count: usize, body: &Bytes) -> Vec<L
             rcpt: 0,
             user: user.to_owned(),
             mailbox: "INBOX".into(),
+            summary: None,
         }));
     }
     items
