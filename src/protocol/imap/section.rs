@@ -203,6 +203,51 @@ fn select(raw: &[u8], section: &Section) -> Vec<u8> {
     if section.path.is_empty() && section.kind == SectionKind::Body {
         return raw.to_vec();
     }
+    // Clients fetch the top-level header (fields) of every message they list: spare them
+    // a MIME parse of the whole message when the header is made of plain fields.
+    if section.path.is_empty() {
+        if let Some(end) = plain_header_end(raw) {
+            let header = &raw[..end];
+            return match &section.kind {
+                SectionKind::Header | SectionKind::Body => header.to_vec(),
+                SectionKind::HeaderFields { names, not } => filter_fields(header, names, *not),
+                SectionKind::Text => raw[end..].to_vec(),
+                SectionKind::Mime => Vec::new(),
+            };
+        }
+    }
+    select_parsed(raw, section)
+}
+
+/// The end of the top-level header, just past its blank line, when every line before it
+/// is a `name: value` field or a continuation; `None` leaves anything unusual to
+/// mail-parser, so both paths agree on what the header is.
+pub(crate) fn plain_header_end(raw: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            return Some(at + line.len());
+        }
+        if !line.ends_with(b"\n") {
+            return None;
+        }
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if at == 0 {
+                return None;
+            }
+        } else {
+            // RFC 5322 §2.2: field names are printable ASCII other than the colon.
+            let colon = line.iter().position(|b| *b == b':')?;
+            if colon == 0 || !line[..colon].iter().all(u8::is_ascii_graphic) {
+                return None;
+            }
+        }
+        at += line.len();
+    }
+    None
+}
+
+fn select_parsed(raw: &[u8], section: &Section) -> Vec<u8> {
     let Some(msg) = MessageParser::default().parse(raw) else {
         return Vec::new();
     };

@@ -235,3 +235,77 @@ fn binary_decoders_on_hostile_input() {
         let _ = extract_binary(&junk, path, Some((5, 5)));
     }
 }
+
+mod fast_header {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The fast path and the mail-parser path must agree on every top-level section.
+    fn both_agree(raw: &[u8]) {
+        let kinds = [
+            SectionKind::Header,
+            SectionKind::Text,
+            fields(&["subject", "x-a"], false),
+            fields(&["subject"], true),
+        ];
+        for kind in kinds {
+            let section = Section::top(kind.clone());
+            assert_eq!(
+                select(raw, &section),
+                select_parsed(raw, &section),
+                "{kind:?} of {:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn plain_headers_take_the_fast_path() {
+        let raw = crlf("Subject: hi\n there\nX-A: 1\n\nbody\n");
+        assert_eq!(plain_header_end(&raw), Some(raw.len() - 6));
+        both_agree(&raw);
+        let lf = b"Subject: hi\nX-A: 1\n\nbody\n";
+        assert_eq!(plain_header_end(lf), Some(20));
+        both_agree(lf);
+    }
+
+    #[test]
+    fn anything_unusual_goes_to_the_parser() {
+        for raw in [
+            &b"no blank line: Subject: x\r\n"[..],
+            b" leading continuation: x\r\n\r\nb",
+            b"Subject : spaced name\r\n\r\nb",
+            b"no colon here\r\n\r\nbody",
+            b":empty name\r\n\r\nbody",
+            b"Subject: x",
+        ] {
+            assert_eq!(
+                plain_header_end(raw),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_and_parsed_paths_agree(
+            fields in proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,12}", "[ -~]{0,40}", any::<bool>()), 0..8),
+            lf_only in any::<bool>(),
+            body in "[ -~\r\n]{0,200}",
+        ) {
+            let eol = if lf_only { "\n" } else { "\r\n" };
+            let mut raw = String::new();
+            for (name, value, folded) in &fields {
+                raw += &format!("{name}: {value}{eol}");
+                if *folded {
+                    raw += &format!(" more{eol}");
+                }
+            }
+            raw += eol;
+            raw += &body;
+            both_agree(raw.as_bytes());
+        }
+    }
+}
