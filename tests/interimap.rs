@@ -10,6 +10,12 @@
 //! pick the mailboxes) for a two-way sync between two accounts of one server, with its
 //! HOME, XDG directories and database in a temporary directory. Set `QRESYNC_DEBUG=1` to
 //! see the conversation when one fails.
+//!
+//! The sync ends right, but `interimap` warns (a flag "conflict" on messages it appended
+//! itself, a VANISHED it already handled): Hermod announces neither the HIGHESTMODSEQ a
+//! session's own APPEND reaches (its EXISTS arrives later, through the mailbox events)
+//! nor the one an EXPUNGE reaches (RFC 7162 §3.2.10 example: `OK [HIGHESTMODSEQ n]`), so
+//! the next run sees those changes again.
 
 mod common;
 
