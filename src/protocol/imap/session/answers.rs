@@ -3,7 +3,7 @@
 
 use super::list_status::status_line;
 use super::machine::{Awaiting, Session, State};
-use super::qresync::{resync_lines, vanished_line};
+use super::qresync::{resync_lines, vanished_line, Resync};
 use super::view::Selected;
 use super::{list, Reply, Request, StoreErrorKind};
 
@@ -62,6 +62,12 @@ impl Session {
                     first_recent_uid,
                 }),
             ) => {
+                // RFC 9051 Appendix E: no message is `\Recent` in IMAP4rev2.
+                let first_recent_uid = if self.rev2 {
+                    u32::MAX
+                } else {
+                    first_recent_uid
+                };
                 let sel = Selected::new(name, read_only, info, messages, first_recent_uid);
                 let mut t = String::new();
                 t.push_str("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
@@ -70,36 +76,48 @@ impl Session {
                 } else {
                     t.push_str("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n");
                 }
-                t.push_str(&format!(
-                    "* {} EXISTS\r\n* {} RECENT\r\n",
-                    sel.exists(),
-                    sel.recent()
-                ));
-                if let Some(i) = sel.msgs.iter().position(|m| !m.has("\\Seen")) {
-                    t.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", i + 1));
+                t.push_str(&format!("* {} EXISTS\r\n", sel.exists()));
+                // RFC 9051 §6.3.2 drops RECENT and the UNSEEN code from the answer.
+                if !self.rev2 {
+                    t.push_str(&format!("* {} RECENT\r\n", sel.recent()));
+                    if let Some(i) = sel.msgs.iter().position(|m| !m.has("\\Seen")) {
+                        t.push_str(&format!("* OK [UNSEEN {}] First unseen\r\n", i + 1));
+                    }
                 }
                 t.push_str(&format!(
                     "* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] Predicted next UID\r\n* OK [HIGHESTMODSEQ {}] Highest\r\n",
                     info.uidvalidity, info.uidnext, info.highest_modseq
                 ));
                 self.out.extend_from_slice(t.as_bytes());
-                let mailbox = sel.name.clone();
                 self.state = State::Selected(sel);
-                match resync {
-                    // RFC 7162 §3.2.5: resynchronize only the client's own UIDVALIDITY.
-                    Some(resync) if resync.uidvalidity == info.uidvalidity => {
-                        let since = resync.modseq;
-                        self.storage(
-                            Request::Vanished { mailbox, since },
-                            Awaiting::Resync {
-                                tag,
-                                read_only,
-                                resync,
-                            },
-                        );
-                    }
-                    _ => self.select_done(&tag, read_only),
+                if self.rev2 {
+                    let awaiting = Awaiting::SelectList {
+                        tag,
+                        read_only,
+                        resync,
+                    };
+                    self.storage(Request::ListMailboxes, awaiting);
+                } else {
+                    self.select_resync(tag, read_only, resync);
                 }
+            }
+            (
+                Awaiting::SelectList {
+                    tag,
+                    read_only,
+                    resync,
+                },
+                result,
+            ) => {
+                // RFC 9051 §6.3.2: the mailbox's LIST line. A failed listing leaves it
+                // out rather than fail a SELECT that has succeeded.
+                if let (State::Selected(sel), Ok(Reply::Mailboxes(entries))) = (&self.state, result)
+                {
+                    let only = [sel.name.clone()];
+                    let line = list::render("LIST", "", &sel.name, &entries, Some(&only));
+                    self.out.extend_from_slice(line.as_bytes());
+                }
+                self.select_resync(tag, read_only, resync);
             }
             (
                 Awaiting::Resync {
@@ -221,6 +239,7 @@ fn awaiting_tag(a: &Awaiting) -> String {
         | Awaiting::Done { tag, .. }
         | Awaiting::List { tag, .. }
         | Awaiting::Select { tag, .. }
+        | Awaiting::SelectList { tag, .. }
         | Awaiting::Resync { tag, .. }
         | Awaiting::Status { tag, .. }
         | Awaiting::Append { tag }
@@ -233,6 +252,29 @@ fn awaiting_tag(a: &Awaiting) -> String {
 }
 
 impl Session {
+    /// After the SELECT/EXAMINE data: the QRESYNC changes if asked, then the tagged end.
+    fn select_resync(&mut self, tag: String, read_only: bool, resync: Option<Resync>) {
+        let State::Selected(sel) = &self.state else {
+            return;
+        };
+        match resync {
+            // RFC 7162 §3.2.5: resynchronize only the client's own UIDVALIDITY.
+            Some(resync) if resync.uidvalidity == sel.info.uidvalidity => {
+                let mailbox = sel.name.clone();
+                let since = resync.modseq;
+                self.storage(
+                    Request::Vanished { mailbox, since },
+                    Awaiting::Resync {
+                        tag,
+                        read_only,
+                        resync,
+                    },
+                );
+            }
+            _ => self.select_done(&tag, read_only),
+        }
+    }
+
     /// The tagged end of SELECT/EXAMINE.
     fn select_done(&mut self, tag: &str, read_only: bool) {
         let (code, cmd) = if read_only {

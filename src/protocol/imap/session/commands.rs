@@ -9,6 +9,7 @@ use imap_codec::imap_types::{
 };
 
 use super::convert::{flag, list_pattern, mailbox_name, search_key, sequence_set};
+use super::esearch::ReturnOpts;
 use super::jobs::Job;
 use super::list_args::decode_pattern;
 use super::machine::{Awaiting, Mode, Session, State};
@@ -86,6 +87,10 @@ impl Session {
                     if matches!(c, CapabilityEnable::CondStore) {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if c.to_string().eq_ignore_ascii_case("IMAP4rev2") {
+                        // RFC 9051 §6.3.1: the session follows IMAP4rev2 from now on.
+                        self.rev2 = true;
+                        enabled.push("IMAP4rev2");
                     } else if c.to_string().eq_ignore_ascii_case("QRESYNC") {
                         // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
                         self.condstore = true;
@@ -189,6 +194,9 @@ impl Session {
                         StatusDataItemName::UidValidity => Some("UIDVALIDITY"),
                         StatusDataItemName::Unseen => Some("UNSEEN"),
                         StatusDataItemName::HighestModSeq => Some("HIGHESTMODSEQ"),
+                        // RFC 9051 §6.3.11 (and RFC 8438 STATUS=SIZE).
+                        StatusDataItemName::Size => Some("SIZE"),
+                        StatusDataItemName::Deleted => Some("DELETED"),
                         _ => None,
                     })
                     .collect();
@@ -240,6 +248,8 @@ impl Session {
                 let State::Selected(sel) = &self.state else {
                     return;
                 };
+                // RFC 5182 §2.1: `$` belongs to the selected mailbox.
+                self.saved.clear();
                 if close && !sel.read_only {
                     let mailbox = sel.name.clone();
                     self.storage(
@@ -279,19 +289,19 @@ impl Session {
                         imap_codec::imap_types::core::Charset::Quoted(q) => q.inner().to_owned(),
                     };
                     if !c.eq_ignore_ascii_case("UTF-8") && !c.eq_ignore_ascii_case("US-ASCII") {
+                        if search_return.is_some_and(|r| r.save) {
+                            // RFC 5182 §2.1: a failed SEARCH (SAVE) empties `$`.
+                            self.saved.clear();
+                        }
                         self.tagged(&tag, "NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
                         return;
                     }
                 }
                 let keys = criteria.as_ref().iter().map(search_key).collect();
                 let key = crate::protocol::imap::search::SearchKey::And(keys);
-                self.start_job(Job::search(
-                    tag,
-                    key,
-                    uid,
-                    search_return,
-                    self.selected_seqs(),
-                ));
+                // RFC 9051 §6.4.4: without RETURN an IMAP4rev2 SEARCH means RETURN (ALL).
+                let ret = search_return.or_else(|| self.rev2.then(ReturnOpts::all));
+                self.start_job(Job::search(tag, key, uid, ret, self.selected_seqs()));
             }
             CommandBody::Fetch {
                 sequence_set: set,
@@ -434,6 +444,7 @@ impl Session {
             return self.bad(Some(&tag), "QRESYNC is not enabled");
         }
         self.condstore |= params.condstore;
+        self.saved.clear();
         if matches!(self.state, State::Selected(_)) {
             // RFC 7162 §3.2.11: a boundary between the old mailbox's responses and the new.
             self.out

@@ -1,6 +1,6 @@
-//! ESEARCH (RFC 4731): the `RETURN (...)` options of SEARCH and UID SEARCH, cut out of the
-//! command before imap-codec (which does not know them) parses the rest, and the
-//! `* ESEARCH` response.
+//! ESEARCH (RFC 4731): the `RETURN (...)` options of SEARCH and UID SEARCH (with SAVE from
+//! SEARCHRES, RFC 5182), cut out of the command before imap-codec (which does not know
+//! them) parses the rest, and the `* ESEARCH` response.
 
 use crate::protocol::imap::wire::push_string;
 
@@ -15,6 +15,37 @@ pub struct ReturnOpts {
     pub count: bool,
     /// All matches as a sequence set.
     pub all: bool,
+    /// RFC 5182: keep the result for `$`.
+    pub save: bool,
+}
+
+impl ReturnOpts {
+    /// `RETURN (ALL)`: the IMAP4rev2 answer to a SEARCH without RETURN (RFC 9051 §6.4.4).
+    pub fn all() -> ReturnOpts {
+        ReturnOpts {
+            all: true,
+            ..ReturnOpts::default()
+        }
+    }
+
+    /// Which of the ascending `hits` `$` keeps (RFC 5182 §2.4: with MIN and/or MAX and
+    /// neither ALL nor COUNT, only those; otherwise all of them).
+    pub fn saved(&self, hits: &[u32]) -> Vec<u32> {
+        if (self.min || self.max) && !(self.all || self.count) {
+            let mut kept = Vec::new();
+            if let (Some(first), Some(last)) = (hits.first(), hits.last()) {
+                if self.min {
+                    kept.push(*first);
+                }
+                if self.max && !(self.min && first == last) {
+                    kept.push(*last);
+                }
+            }
+            kept
+        } else {
+            hits.to_vec()
+        }
+    }
 }
 
 /// What [`split_return`] found in a command.
@@ -66,6 +97,7 @@ pub fn split_return(cmd: &[u8]) -> Split {
                 b"MAX" => &mut opts.max,
                 b"COUNT" => &mut opts.count,
                 b"ALL" => &mut opts.all,
+                b"SAVE" => &mut opts.save,
                 _ => return Split::Invalid,
             };
             *flag = true;
@@ -81,8 +113,11 @@ fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// The `* ESEARCH` line for ascending `hits` (RFC 4731 §3.1: MIN, MAX and ALL are left
-/// out when nothing matched; COUNT is then 0).
+/// out when nothing matched; COUNT is then 0). Nothing for SAVE alone (RFC 5182 §2.4).
 pub fn render(tag: &str, uid: bool, opts: ReturnOpts, hits: &[u32]) -> String {
+    if !(opts.min || opts.max || opts.count || opts.all) {
+        return String::new();
+    }
     let mut t = "* ESEARCH (TAG ".to_owned();
     push_string(&mut t, tag);
     t.push(')');
@@ -157,7 +192,18 @@ mod tests {
                 }
             )
         );
-        assert_eq!(split_return(b"a SEARCH RETURN (SAVE) ALL"), Split::Invalid);
+        assert_eq!(
+            split_return(b"a SEARCH RETURN (SAVE min) ALL"),
+            Split::Return(
+                b"a SEARCH ALL".to_vec(),
+                ReturnOpts {
+                    save: true,
+                    min: true,
+                    ..ReturnOpts::default()
+                }
+            )
+        );
+        assert_eq!(split_return(b"a SEARCH RETURN (SAVED) ALL"), Split::Invalid);
         assert_eq!(
             split_return(b"a SEARCH RETURN (MIN  MAX) ALL"),
             Split::Invalid
@@ -178,6 +224,7 @@ mod tests {
             max: true,
             count: true,
             all: true,
+            save: false,
         };
         assert_eq!(
             render("x", false, every, &[1, 2, 3, 5, 7, 8, u32::MAX]),
@@ -192,5 +239,28 @@ mod tests {
             ..ReturnOpts::default()
         };
         assert_eq!(render("y", true, min, &[]), "* ESEARCH (TAG \"y\") UID\r\n");
+        let save = ReturnOpts {
+            save: true,
+            ..ReturnOpts::default()
+        };
+        assert_eq!(render("z", false, save, &[1, 2]), "");
+    }
+
+    #[test]
+    fn saves_min_max_or_all() {
+        let opts = |min, max, count| ReturnOpts {
+            min,
+            max,
+            count,
+            all: false,
+            save: true,
+        };
+        assert_eq!(opts(true, false, false).saved(&[2, 5, 9]), vec![2]);
+        assert_eq!(opts(false, true, false).saved(&[2, 5, 9]), vec![9]);
+        assert_eq!(opts(true, true, false).saved(&[2, 5, 9]), vec![2, 9]);
+        assert_eq!(opts(true, true, false).saved(&[4]), vec![4]);
+        assert_eq!(opts(true, true, false).saved(&[]), Vec::<u32>::new());
+        assert_eq!(opts(true, false, true).saved(&[2, 5, 9]), vec![2, 5, 9]);
+        assert_eq!(opts(false, false, false).saved(&[2, 5]), vec![2, 5]);
     }
 }

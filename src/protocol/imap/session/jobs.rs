@@ -118,6 +118,10 @@ impl Session {
         let reply = match result {
             Ok(r) => r,
             Err(_) => {
+                if matches!(&job, Job::Search { ret: Some(r), .. } if r.save) {
+                    // RFC 5182 §2.1: a SEARCH (SAVE) that fails empties `$`.
+                    self.saved.clear();
+                }
                 self.complete(job.tag(), "NO [SERVERBUG] Storage failure", false);
                 return;
             }
@@ -368,6 +372,17 @@ impl Session {
             for seq in seqs.drain(..) {
                 hits.extend(test(seq, None));
             }
+        }
+        if let Some(opts) = ret.filter(|r| r.save) {
+            let kept = opts.saved(&hits);
+            self.saved = if uid {
+                kept
+            } else {
+                kept.iter()
+                    .filter_map(|s| sel.get(*s))
+                    .map(|m| m.uid)
+                    .collect()
+            };
         }
         let line = match ret {
             Some(opts) => esearch::render(&tag, uid, opts, &hits),

@@ -250,7 +250,8 @@ fn return_opts(cmd: &[u8], at: usize) -> Option<(ReturnOpts, usize)> {
     }
 }
 
-/// A STATUS item name (RFC 3501 §6.3.10, RFC 7162 HIGHESTMODSEQ).
+/// A STATUS item name (RFC 3501 §6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 9051 §6.3.11 SIZE
+/// and DELETED).
 pub fn status_att(word: &[u8]) -> Option<&'static str> {
     Some(match word.to_ascii_uppercase().as_slice() {
         b"MESSAGES" => "MESSAGES",
@@ -259,6 +260,8 @@ pub fn status_att(word: &[u8]) -> Option<&'static str> {
         b"UIDVALIDITY" => "UIDVALIDITY",
         b"UNSEEN" => "UNSEEN",
         b"HIGHESTMODSEQ" => "HIGHESTMODSEQ",
+        b"SIZE" => "SIZE",
+        b"DELETED" => "DELETED",
         _ => return None,
     })
 }
@@ -395,7 +398,7 @@ mod tests {
             b"a LIST \"\" * RETURN (CHILDREN\r\n",
             b"a LIST \"\" * RETURN CHILDREN\r\n",
             b"a LIST \"\" * RETURN (STATUS ())\r\n",
-            b"a LIST \"\" * RETURN (STATUS (SIZE))\r\n",
+            b"a LIST \"\" * RETURN (STATUS (DELETED-STORAGE))\r\n",
             b"a LIST \"\" * RETURN (STATUS (MESSAGES) STATUS (UNSEEN))\r\n",
             b"a LIST \"\" * RETURN (STATUS MESSAGES)\r\n",
             b"a LIST \"\" * RETURN (CHILDREN) junk\r\n",

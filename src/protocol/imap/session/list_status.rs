@@ -39,7 +39,8 @@ impl ListJob {
     }
 }
 
-/// The `* STATUS name (...)` line for `items`; RECENT and UNSEEN count `messages`
+/// The `* STATUS name (...)` line for `items`; RECENT, UNSEEN, SIZE and DELETED count
+/// `messages`
 /// (`None`: none known, counted as 0; callers pass them whenever those items are asked).
 pub fn status_line(
     name: &str,
@@ -63,6 +64,12 @@ pub fn status_line(
                     .iter()
                     .filter(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
                     .count() as u64,
+                // RFC 9051 §6.3.11: the total size of the messages, and the `\Deleted` ones.
+                "SIZE" => messages.iter().map(|m| m.size).sum(),
+                "DELETED" => messages
+                    .iter()
+                    .filter(|m| m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted")))
+                    .count() as u64,
                 _ => info.highest_modseq,
             };
             format!("{i} {v}")
@@ -76,7 +83,9 @@ pub fn status_line(
 
 /// Whether STATUS `items` need the messages, not only the counters.
 fn needs_messages(items: &[&str]) -> bool {
-    items.iter().any(|i| matches!(*i, "RECENT" | "UNSEEN"))
+    items
+        .iter()
+        .any(|i| matches!(*i, "RECENT" | "UNSEEN" | "SIZE" | "DELETED"))
 }
 
 impl Session {

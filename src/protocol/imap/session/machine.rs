@@ -62,6 +62,13 @@ pub(super) enum Awaiting {
         read_only: bool,
         resync: Option<Resync>,
     },
+    /// IMAP4rev2 SELECT: the mailbox is selected, its `* LIST` line is being made
+    /// (RFC 9051 §6.3.2).
+    SelectList {
+        tag: String,
+        read_only: bool,
+        resync: Option<Resync>,
+    },
     /// QRESYNC SELECT: the mailbox is selected, its expunges since the client's modseq are
     /// being read (RFC 7162 §3.2.5).
     Resync {
@@ -124,6 +131,11 @@ pub struct Session {
     pub(super) condstore: bool,
     /// RFC 7162 §3.2.3: QRESYNC enabled (ENABLE QRESYNC); implies `condstore`.
     pub(super) qresync: bool,
+    /// RFC 9051 (ENABLE IMAP4rev2): no `\Recent`, SEARCH answers with ESEARCH, SELECT
+    /// lists the mailbox.
+    pub(super) rev2: bool,
+    /// RFC 5182: UIDs of the messages saved by the last `SEARCH RETURN (SAVE)` (`$`).
+    pub(super) saved: Vec<u32>,
     /// RFC 4731: the RETURN options cut from the SEARCH being dispatched.
     pub(super) search_return: Option<ReturnOpts>,
     /// RFC 5258: the extended arguments cut from the LIST being dispatched.
@@ -152,6 +164,8 @@ impl Session {
             errors: 0,
             condstore: false,
             qresync: false,
+            rev2: false,
+            saved: Vec::new(),
             search_return: None,
             list_args: None,
         }
@@ -303,13 +317,24 @@ impl Session {
                 return;
             }
         };
+        let expanded;
+        let bytes = match self.expand_saved(bytes) {
+            Some(e) => {
+                expanded = e;
+                &expanded
+            }
+            None => bytes,
+        };
         match CommandCodec::default().decode(bytes) {
             Ok((b"", cmd)) => {
                 let tag = cmd.tag.inner().to_owned();
                 self.dispatch(tag, cmd.body);
             }
             _ => {
-                self.search_return = None;
+                if self.search_return.take().is_some_and(|r| r.save) {
+                    // RFC 5182 §2.1: a SEARCH that fails with BAD empties `$`.
+                    self.saved.clear();
+                }
                 self.list_args = None;
                 let tag = tag_of(bytes);
                 self.bad(tag.as_deref(), "Unknown command or invalid arguments");
@@ -378,8 +403,9 @@ impl Session {
     pub(super) fn flush_updates(&mut self, expunge_ok: bool) {
         let condstore = self.condstore;
         let vanished = self.qresync;
+        let rev2 = self.rev2;
         if let State::Selected(sel) = &mut self.state {
-            let text = sel.updates(expunge_ok, vanished, |seq, m| {
+            let mut text = sel.updates(expunge_ok, vanished, |seq, m| {
                 if condstore {
                     format!(
                         "* {seq} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
@@ -391,6 +417,17 @@ impl Session {
                     format!("* {seq} FETCH (UID {} FLAGS {})\r\n", m.uid, flag_list(m))
                 }
             });
+            if rev2 && text.contains(" EXISTS\r\n") {
+                // RFC 9051 Appendix E: IMAP4rev2 has no `\Recent` flag and no RECENT
+                // response. New messages come last and are the only ones marked.
+                for m in sel.msgs.iter_mut().rev().take_while(|m| m.recent) {
+                    m.recent = false;
+                }
+                text = text
+                    .split_inclusive("\r\n")
+                    .filter(|l| !(l.starts_with("* ") && l.ends_with(" RECENT\r\n")))
+                    .collect();
+            }
             self.out.extend_from_slice(text.as_bytes());
         }
     }
@@ -481,10 +518,19 @@ impl Session {
 
     /// The CAPABILITY list for the current state.
     pub(super) fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE"];
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+            "IDLE",
+        ];
         caps.extend(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN"]);
         caps.extend(["SPECIAL-USE", "CONDSTORE", "ESEARCH"]);
         caps.extend(["LIST-EXTENDED", "LIST-STATUS", "BINARY"]);
+        caps.extend(["SEARCHRES", "STATUS=SIZE"]);
         caps.push("QRESYNC");
         if matches!(self.state, State::NotAuthenticated) {
             if !self.tls_active {

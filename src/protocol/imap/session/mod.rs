@@ -1,6 +1,14 @@
 //! The pure IMAP4rev1 session state machine (RFC 3501) with IDLE, UIDPLUS, MOVE, ENABLE,
 //! ID, NAMESPACE, LITERAL+, SASL-IR, UNSELECT, CHILDREN, SPECIAL-USE, CONDSTORE, QRESYNC,
-//! ESEARCH, LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819) and BINARY (RFC 3516).
+//! ESEARCH, LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC 5819), BINARY (RFC 3516), SEARCHRES
+//! (RFC 5182) and STATUS=SIZE (RFC 8438).
+//!
+//! IMAP4rev2 (RFC 9051) is advertised next to IMAP4rev1; a client that sends
+//! `ENABLE IMAP4rev2` gets its behaviour (Appendix E): no `\Recent` flag, no `* n RECENT`
+//! and no `[UNSEEN n]` in SELECT, the selected mailbox's `* LIST` line in SELECT, and
+//! SEARCH answered with ESEARCH. STATUS SIZE and DELETED and `SEARCH RETURN (SAVE)` with
+//! `$` work in both modes. Mailbox names are not converted: a rev2 client sees them as
+//! stored (modified UTF-7 when a rev1 client made them), not as UTF-8 (§5.1).
 //!
 //! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
 //! connection actor must do: write bytes, read more, check credentials, run a storage
@@ -14,7 +22,7 @@
 //! [`list`] does LIST pattern matching and the LIST-EXTENDED selection, [`list_args`]
 //! cuts out LIST-EXTENDED selection/return options and pattern lists, [`list_status`] runs
 //! LIST in steps (subscriptions, LIST-STATUS counters), [`esearch`] cuts out SEARCH
-//! RETURN options,
+//! RETURN options, [`searchres`] replaces `$` with the saved messages,
 //! [`fetch`] renders FETCH data (BINARY decoded through [`crate::protocol::imap::section`]),
 //! [`qresync`] reads the QRESYNC parameters and renders VANISHED,
 //! [`jobs`] runs FETCH,
@@ -38,12 +46,15 @@ pub mod list_args;
 pub mod list_status;
 pub mod machine;
 pub mod qresync;
+pub mod searchres;
 pub mod view;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_qresync;
+#[cfg(test)]
+mod tests_rev2;
 
 pub use machine::Session;
 

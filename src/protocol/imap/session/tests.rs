@@ -144,7 +144,7 @@ fn test_config() -> SessionConfig {
     }
 }
 
-const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH LIST-EXTENDED LIST-STATUS BINARY QRESYNC";
+const CAPS: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE CONDSTORE ESEARCH LIST-EXTENDED LIST-STATUS BINARY SEARCHRES STATUS=SIZE QRESYNC";
 pub(super) const MSG1: &str = "From: Ann <ann@example.org>\r\nSubject: hello\r\n\r\nHi Bob\r\n";
 pub(super) const MSG2: &str = "From: Cy <cy@example.org>\r\nSubject: lunch\r\n\r\nPizza?\r\n";
 
@@ -628,7 +628,7 @@ fn esearch_script() -> Vec<u8> {
     s.extend_from_slice(b"d UID SEARCH RETURN () ALL\r\n");
     s.extend_from_slice(b"e uid search return (count min) CHARSET UTF-8 BODY {5+}\r\nPizza\r\n");
     s.extend_from_slice(b"f SEARCH RETURN (MIN MAX COUNT ALL) DELETED\r\n");
-    s.extend_from_slice(b"g SEARCH RETURN (SAVE) ALL\r\nh SEARCH RETURN (MIN\r\n");
+    s.extend_from_slice(b"g SEARCH RETURN (SAVED) ALL\r\nh SEARCH RETURN (MIN\r\n");
     s.extend_from_slice(b"i SEARCH 2:3\r\nj LOGOUT\r\n");
     s
 }
