@@ -350,7 +350,7 @@ fn interimap_syncs_two_accounts_both_ways() {
     eprintln!("{}", run_interimap(&server, home.path(), &config));
     let mailboxes = alice.mailboxes();
     assert_eq!(mailboxes, bob.mailboxes());
-    for name in ["INBOX", "Work", "Notes/Old"] {
+    for name in ["INBOX", "Work", "Notes", "Notes/Old"] {
         assert!(
             mailboxes.iter().any(|m| m == name),
             "{name} in {mailboxes:?}"

@@ -48,7 +48,15 @@ fn run(
             }
         }
         Request::Create { mailbox } => {
-            store.create_mailbox(user, &canonical(&mailbox))?;
+            let name = canonical(&mailbox);
+            // RFC 3501 §6.3.3: superior names that are needed SHOULD be created too.
+            for (end, _) in name.match_indices('/').filter(|(i, _)| *i > 0) {
+                match store.create_mailbox(user, &name[..end]) {
+                    Ok(_) | Err(StoreError::AlreadyExists) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            store.create_mailbox(user, &name)?;
             Reply::Done
         }
         Request::Delete { mailbox } => {
@@ -126,4 +134,43 @@ fn run(
             Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+
+    fn names(store: &MemoryStore) -> Vec<String> {
+        let mut names: Vec<String> = store
+            .list_mailboxes("u")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn create_makes_the_superior_names_it_needs() {
+        let store = MemoryStore::new();
+        store.create_mailbox("u", "INBOX").unwrap();
+        store.create_mailbox("u", "Notes").unwrap();
+        let create = |name: &str| {
+            let request = Request::Create {
+                mailbox: name.to_owned(),
+            };
+            execute(&store, "u", request, 0).0
+        };
+        assert_eq!(create("Notes/2026/Old"), Ok(Reply::Done));
+        assert_eq!(
+            names(&store),
+            ["INBOX", "Notes", "Notes/2026", "Notes/2026/Old"]
+        );
+        // The name itself must be new; its superiors may exist.
+        assert!(create("Notes/2026").is_err());
+        assert_eq!(create("Work/Clients"), Ok(Reply::Done));
+        assert!(names(&store).contains(&"Work".to_owned()));
+    }
 }
