@@ -77,6 +77,14 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
             Matcher::Full("hermod_imap_command_duration_seconds".into()),
             IMAP_COMMAND_SECONDS,
         )?
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_smtp_command_duration_seconds".into()),
+            IMAP_COMMAND_SECONDS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("hermod_pop3_command_duration_seconds".into()),
+            IMAP_COMMAND_SECONDS,
+        )?
         .install_recorder()?;
     describe_all();
     gauge!("hermod_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
@@ -110,6 +118,12 @@ fn register_zeros() {
     for command in IMAP_TIMED_COMMANDS {
         // Registering the handle is enough for the exporter to show empty buckets.
         let _ = histogram!("hermod_imap_command_duration_seconds", "command" => *command);
+    }
+    for command in crate::protocol::smtp::COMMAND_LABELS {
+        let _ = histogram!("hermod_smtp_command_duration_seconds", "command" => command);
+    }
+    for command in crate::protocol::pop3::command::COMMAND_LABELS {
+        let _ = histogram!("hermod_pop3_command_duration_seconds", "command" => command);
     }
     for kind in [
         "spool_writer",
@@ -208,6 +222,14 @@ fn describe_all() {
         "hermod_imap_command_duration_seconds",
         "Time of one IMAP command, from its dispatch to its tagged reply (storage work included, socket writes not), by command; IDLE is not timed."
     );
+    describe_histogram!(
+        "hermod_smtp_command_duration_seconds",
+        "Time of one SMTP command, from the read that completed it to its reply (DATA includes the spool commit), by command."
+    );
+    describe_histogram!(
+        "hermod_pop3_command_duration_seconds",
+        "Time of one POP3 command, from the read that completed it to its reply, by command."
+    );
     describe_gauge!(
         "hermod_imap_idle_sessions",
         "IMAP sessions currently in IDLE."
@@ -295,6 +317,20 @@ pub fn command(protocol: &'static str, command: &'static str, ok: bool) {
             .increment(1),
         _ => counter!("hermod_smtp_commands_total", "command" => command, "result" => result)
             .increment(1),
+    }
+}
+
+/// One SMTP or POP3 command's time from the read that completed it to its reply (the
+/// client's view: pipelined commands include the wait behind earlier ones; DATA includes
+/// the spool commit). `command` comes from the protocol's fixed label set.
+pub fn command_duration(protocol: &'static str, command: &'static str, seconds: f64) {
+    match protocol {
+        "pop3" => {
+            histogram!("hermod_pop3_command_duration_seconds", "command" => command).record(seconds)
+        }
+        _ => {
+            histogram!("hermod_smtp_command_duration_seconds", "command" => command).record(seconds)
+        }
     }
 }
 

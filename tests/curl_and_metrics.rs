@@ -76,6 +76,8 @@ fn metrics_endpoint_exports_the_spine_metrics() {
         "hermod_spool_commit_batch_size_bucket{",
         "hermod_delivery_attempts_total{",
         "hermod_pop3_commands_total{",
+        "hermod_smtp_command_duration_seconds_bucket{command=\"DATA\",",
+        "hermod_pop3_command_duration_seconds_bucket{command=\"STAT\",",
         "hermod_actor_mailbox_depth{",
         "hermod_auth_attempts_total{",
     ] {

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::connection::{Connection, Read};
 use super::mailbox::{MaildropLock, Publish};
@@ -56,10 +57,13 @@ impl Driver {
         let plaintext_allowed = self.peer.ip().is_loopback();
         let mut session = pop3::Session::new(svc.pop3_config(), conn.is_tls(), plaintext_allowed);
         conn.queue(&session.greeting());
+        // When the input that the next replies answer arrived.
+        let mut read_at = Instant::now();
         loop {
             let action = session.next_action();
             for event in session.take_events() {
                 metrics::command("pop3", event.command, event.ok);
+                metrics::command_duration("pop3", event.command, read_at.elapsed().as_secs_f64());
             }
             match action {
                 Action::Write(bytes) => conn.queue(&bytes),
@@ -68,7 +72,10 @@ impl Driver {
                         return;
                     }
                     match conn.read().await {
-                        Read::Data(n) => session.receive(conn.input(n)),
+                        Read::Data(n) => {
+                            read_at = Instant::now();
+                            session.receive(conn.input(n));
+                        }
                         Read::Closed => return,
                         Read::Idle => {
                             conn.queue(&session.timeout_reply());

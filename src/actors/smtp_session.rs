@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -59,10 +60,13 @@ impl Driver {
         let trusted = svc.is_trusted(self.peer.ip());
         let mut session = smtp::Session::new(svc.smtp_config(self.role), conn.is_tls(), trusted);
         conn.queue(&session.greeting());
+        // When the input that the next replies answer arrived.
+        let mut read_at = Instant::now();
         loop {
             let action = session.next_action();
             for event in session.take_events() {
                 metrics::command("smtp", event.command, event.ok);
+                metrics::command_duration("smtp", event.command, read_at.elapsed().as_secs_f64());
                 if !event.ok && matches!(event.command, "DATA" | "BDAT") {
                     metrics::smtp_message(self.role.name(), "rejected");
                 }
@@ -74,7 +78,10 @@ impl Driver {
                         return;
                     }
                     match conn.read().await {
-                        Read::Data(n) => session.receive(conn.input(n)),
+                        Read::Data(n) => {
+                            read_at = Instant::now();
+                            session.receive(conn.input(n));
+                        }
                         Read::Closed => return,
                         Read::Idle => {
                             conn.queue(&session.timeout_reply());

@@ -92,6 +92,12 @@ const KEYWORDS: [&str; 14] = [
     "NOOP", "RSET",
 ];
 
+/// Every `command` label POP3 metrics use: the keywords, `UNKNOWN` and `INVALID`.
+pub const COMMAND_LABELS: [&str; 16] = [
+    "USER", "PASS", "AUTH", "CAPA", "STLS", "QUIT", "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE",
+    "NOOP", "RSET", "UNKNOWN", "INVALID",
+];
+
 impl Command {
     /// The upper-case keyword, for metrics.
     pub fn name(&self) -> &'static str {

@@ -64,15 +64,18 @@ pub(crate) enum CommandError {
     Path(#[from] PathError),
 }
 
+/// Every `command` label SMTP metrics use.
+pub const COMMAND_LABELS: [&str; 15] = [
+    "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "AUTH", "STARTTLS", "RSET", "NOOP", "VRFY",
+    "EXPN", "HELP", "QUIT", "UNKNOWN",
+];
+
 /// The verb of a line, as a metrics label from a fixed set ("UNKNOWN" otherwise).
 pub(crate) fn verb_label(line: &str) -> &'static str {
     let verb = line.split(' ').next().unwrap_or("");
-    const VERBS: [&str; 14] = [
-        "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "AUTH", "STARTTLS", "RSET", "NOOP", "VRFY",
-        "EXPN", "HELP", "QUIT",
-    ];
-    VERBS
-        .into_iter()
+    COMMAND_LABELS[..COMMAND_LABELS.len() - 1]
+        .iter()
+        .copied()
         .find(|v| v.eq_ignore_ascii_case(verb))
         .unwrap_or("UNKNOWN")
 }

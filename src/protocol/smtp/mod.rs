@@ -28,6 +28,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use command::COMMAND_LABELS;
 pub use received::received_header;
 pub use session::Session;
 pub use types::{
