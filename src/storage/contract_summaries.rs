@@ -42,9 +42,18 @@ pub(super) fn summary_is_stored_opaquely(store: &dyn Store) {
     // One entry per UID asked for, in the order given; unknown UIDs answer None.
     assert_eq!(
         store.summaries("u", "INBOX", &[9, 1, 1]).unwrap(),
-        vec![None, Some(blob.clone()), Some(blob)]
+        vec![None, Some(blob.clone()), Some(blob.clone())]
     );
     assert_eq!(store.summaries("u", "INBOX", &[]).unwrap(), vec![]);
+    // Runs of UIDs and sparse lists alike (a backend may scan the one, look up the other).
+    assert_eq!(
+        store.summaries("u", "INBOX", &[1, 2]).unwrap(),
+        vec![Some(blob.clone()), None]
+    );
+    assert_eq!(
+        store.summaries("u", "INBOX", &[1, 90]).unwrap(),
+        vec![Some(blob), None]
+    );
     store.set_summary("u", "INBOX", 1, b"new".to_vec()).unwrap();
     assert_eq!(
         store.summaries("u", "INBOX", &[1]).unwrap(),

@@ -10,8 +10,8 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{
-    decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges, encode_record,
-    expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
+    be_u32, decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges,
+    encode_record, expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
 };
 use super::mailbox_ops::{apply_flags, is_deleted, uid_ranges};
 use super::sled_refs::{add_blob_ref, drop_blob_ref, tx_abort};
@@ -421,12 +421,32 @@ impl SledStore {
             return Err(StoreError::NotFound);
         }
         let prefix = messages_prefix(user, name);
-        uids.iter()
-            .map(|uid| {
-                let raw = self.summaries.get(message_key(&prefix, *uid))?;
-                Ok(raw.map(|r| r.to_vec()))
-            })
-            .collect()
+        let ascending = uids.windows(2).all(|w| w[0] < w[1]);
+        let (Some(first), Some(last)) = (uids.first(), uids.last()) else {
+            return Ok(Vec::new());
+        };
+        // FETCH asks for runs of consecutive UIDs: one range scan costs far less than a
+        // lookup (a tree descent) per UID. Sparse or unordered lists are looked up.
+        let span = u64::from(last.saturating_sub(*first)) + 1;
+        if !ascending || span > 2 * uids.len() as u64 {
+            return uids
+                .iter()
+                .map(|uid| {
+                    let raw = self.summaries.get(message_key(&prefix, *uid))?;
+                    Ok(raw.map(|r| r.to_vec()))
+                })
+                .collect();
+        }
+        let mut out = vec![None; uids.len()];
+        let range = message_key(&prefix, *first)..=message_key(&prefix, *last);
+        for item in self.summaries.range(range) {
+            let (key, raw) = item?;
+            let uid = be_u32(&key[prefix.len()..])?;
+            if let Ok(i) = uids.binary_search(&uid) {
+                out[i] = Some(raw.to_vec());
+            }
+        }
+        Ok(out)
     }
 
     /// See [`Store::mailbox_changes_since`](super::Store::mailbox_changes_since).

@@ -20,8 +20,9 @@ const CHUNK: usize = 16;
 
 /// Messages whose stored summaries (a few hundred octets each) are read per request when
 /// no body is needed: large enough that `FETCH 1:* ENVELOPE` over 10^4 messages takes
-/// few round trips to the store, small enough to bound memory per step.
-const SUMMARY_CHUNK: usize = 256;
+/// few round trips to the store (each a range scan), small enough to bound memory per
+/// step (under a MiB).
+const SUMMARY_CHUNK: usize = 1024;
 
 /// A multi-step command in progress.
 #[derive(Debug)]
@@ -264,10 +265,11 @@ impl Session {
         let wants_summary = items.iter().any(Item::needs_summary);
         let mut blobs = VecDeque::new();
         match reply {
-            Reply::Summaries(found) => {
-                for (seq, summary) in chunk.iter().zip(&found) {
-                    if let (Some(m), Some(summary)) = (sel.get(*seq), summary) {
-                        sel.summaries.keep(m.uid, summary);
+            Reply::Summaries(mut found) => {
+                // What the view keeps is rendered from there (no copy); the rest from here.
+                for (seq, summary) in chunk.iter().zip(found.iter_mut()) {
+                    if let (Some(m), Some(s)) = (sel.get(*seq), summary.take()) {
+                        *summary = sel.summaries.keep(m.uid, s);
                     }
                 }
                 summaries = Some(found);

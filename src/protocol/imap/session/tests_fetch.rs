@@ -88,9 +88,9 @@ fn the_stored_summary_is_preferred_to_the_body() {
 #[test]
 fn many_messages_are_answered_in_order_across_chunks() {
     let mut h = logged_in();
-    // 600 messages, a third of them with a stored summary: the summary chunks (256) and
+    // 2100 messages, a third of them with a stored summary: the summary chunks (1024) and
     // the body chunks (16) for those without one interleave.
-    let n = 600;
+    let n = 2100;
     for i in 1..=n {
         let raw = if i % 2 == 0 { MSG2 } else { MSG1 };
         let uid = h.deliver(raw, &[]);

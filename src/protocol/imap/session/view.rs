@@ -67,12 +67,15 @@ impl SummaryCache {
         self.by_uid.get(&uid).map(Vec::as_slice)
     }
 
-    /// Keeps a summary read from the store, while the budget allows.
-    pub fn keep(&mut self, uid: u32, summary: &[u8]) {
-        if self.bytes + summary.len() <= Self::MAX_BYTES && !self.by_uid.contains_key(&uid) {
-            self.bytes += summary.len();
-            self.by_uid.insert(uid, summary.to_vec());
+    /// Keeps a summary read from the store while the budget allows; gives it back when
+    /// it is not kept.
+    pub fn keep(&mut self, uid: u32, summary: Vec<u8>) -> Option<Vec<u8>> {
+        if self.bytes + summary.len() > Self::MAX_BYTES || self.by_uid.contains_key(&uid) {
+            return Some(summary);
         }
+        self.bytes += summary.len();
+        self.by_uid.insert(uid, summary);
+        None
     }
 }
 
@@ -93,8 +96,9 @@ pub struct Selected {
     pending_gone: Vec<u32>,
     /// UIDs whose flags changed and are not yet announced with FETCH.
     pending_flags: Vec<u32>,
-    /// Summaries FETCH has read.
-    pub summaries: SummaryCache,
+    /// Summaries FETCH has read (boxed: most views never fetch one, and the state enum
+    /// stays small).
+    pub summaries: Box<SummaryCache>,
 }
 
 impl Selected {
@@ -121,7 +125,7 @@ impl Selected {
             pending_new: Vec::new(),
             pending_gone: Vec::new(),
             pending_flags: Vec::new(),
-            summaries: SummaryCache::default(),
+            summaries: Box::default(),
         }
     }
 
