@@ -33,7 +33,8 @@ fn smtp_deliveries_store_their_imap_summary() {
     for user in ["alice@example.test", "bob@example.test"] {
         let messages = store.messages(user, "INBOX").unwrap();
         assert_eq!(messages.len(), 1, "{user}");
-        let stored = messages[0].summary.as_deref().expect("summary stored");
+        let stored = store.summaries(user, "INBOX", &[messages[0].uid]).unwrap();
+        let stored = stored[0].as_deref().expect("summary stored");
         let summary: MessageSummary = postcard::from_bytes(stored).unwrap();
         assert!(
             summary.envelope.contains("\"summarized once\""),

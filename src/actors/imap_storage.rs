@@ -133,6 +133,15 @@ fn run(
         Request::ReadBlobs(ids) => {
             Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
         }
+        Request::Summaries { mailbox, uids } => {
+            match store.summaries(user, &canonical(&mailbox), &uids) {
+                Ok(found) => Reply::Summaries(found),
+                // The selected mailbox was deleted or renamed by another session: its
+                // messages' bodies may still be readable, and FETCH falls back to them.
+                Err(StoreError::NotFound) => Reply::Summaries(vec![None; uids.len()]),
+                Err(e) => return Err(e),
+            }
+        }
     })
 }
 

@@ -134,31 +134,11 @@ pub(crate) fn decode_record<T: DeserializeOwned>(raw: &[u8]) -> Result<T, StoreE
     postcard::from_bytes(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
 }
 
-/// A message record as written before `summary` existed (postcard has no optional fields).
-#[derive(Deserialize)]
-struct LegacyMessage {
-    uid: u32,
-    size: u64,
-    internal_date: i64,
-    flags: Vec<String>,
-    modseq: u64,
-    blob: BlobId,
-}
-
-/// Decode a message record, accepting records written before `summary` existed.
+/// Decode a message record. Records written while the summary was kept inline end with
+/// it; postcard ignores trailing bytes, so they decode too (their summary is dropped and
+/// FETCH falls back to the raw message).
 pub(crate) fn decode_message(raw: &[u8]) -> Result<MessageMeta, StoreError> {
-    decode_record(raw).or_else(|e| match postcard::from_bytes::<LegacyMessage>(raw) {
-        Ok(old) => Ok(MessageMeta {
-            uid: old.uid,
-            size: old.size,
-            internal_date: old.internal_date,
-            flags: old.flags,
-            modseq: old.modseq,
-            blob: old.blob,
-            summary: None,
-        }),
-        Err(_) => Err(e),
-    })
+    decode_record(raw)
 }
 
 /// Expunge record key: mailbox prefix then the expunge's modseq big-endian, so a range scan
@@ -318,17 +298,8 @@ mod tests {
     }
 
     #[test]
-    fn message_records_round_trip_and_old_ones_still_decode() {
-        #[derive(Serialize)]
-        struct Old {
-            uid: u32,
-            size: u64,
-            internal_date: i64,
-            flags: Vec<String>,
-            modseq: u64,
-            blob: BlobId,
-        }
-        let old = Old {
+    fn message_records_round_trip_and_inline_summaries_are_skipped() {
+        let m = MessageMeta {
             uid: 3,
             size: 10,
             internal_date: 5,
@@ -336,16 +307,17 @@ mod tests {
             modseq: 7,
             blob: BlobId(9),
         };
-        let m = decode_message(&encode_record(&old).unwrap()).unwrap();
-        assert_eq!(
-            (m.uid, m.modseq, m.blob, m.summary),
-            (3, 7, BlobId(9), None)
-        );
-        let new = MessageMeta {
+        assert_eq!(decode_message(&encode_record(&m).unwrap()).unwrap(), m);
+        #[derive(Serialize)]
+        struct Inline {
+            meta: MessageMeta,
+            summary: Option<Vec<u8>>,
+        }
+        let inline = Inline {
+            meta: m.clone(),
             summary: Some(b"env".to_vec()),
-            ..m
         };
-        assert_eq!(decode_message(&encode_record(&new).unwrap()).unwrap(), new);
+        assert_eq!(decode_message(&encode_record(&inline).unwrap()).unwrap(), m);
         assert!(decode_message(b"\xff").is_err());
     }
 

@@ -41,10 +41,13 @@ pub(super) struct Inner {
     users: BTreeMap<String, UserRecord>,
 }
 
-/// One mailbox: counters, messages by UID, SPECIAL-USE and expunge history.
+/// One mailbox: counters, messages by UID, their summaries, SPECIAL-USE and expunge
+/// history.
 pub(super) struct Mailbox {
     pub(super) info: MailboxInfo,
     pub(super) messages: BTreeMap<u32, MessageMeta>,
+    /// IMAP summaries by UID, for messages stored with one (kept apart as in sled).
+    pub(super) summaries: HashMap<u32, Vec<u8>>,
     pub(super) special_use: Option<String>,
     /// Expunged UIDs by the modseq of the expunge (QRESYNC VANISHED).
     pub(super) expunged: BTreeMap<u64, Vec<u32>>,
@@ -65,6 +68,7 @@ impl Inner {
         Mailbox {
             info: new_mailbox_info(self.last_uidvalidity),
             messages: BTreeMap::new(),
+            summaries: HashMap::new(),
             special_use: None,
             expunged: BTreeMap::new(),
         }
@@ -100,9 +104,11 @@ impl Inner {
                 flags: Vec::new(),
                 modseq: mailbox.info.highest_modseq,
                 blob: msg.blob,
-                summary: item.summary.clone().or_else(|| msg.summary.clone()),
             },
         );
+        if let Some(summary) = item.summary.as_ref().or(msg.summary.as_ref()) {
+            mailbox.summaries.insert(uid, summary.clone());
+        }
         if msg.has_pending() {
             if let Some((_, refs)) = self.blobs.get_mut(&msg.blob) {
                 *refs = refs.saturating_add(1);
@@ -316,13 +322,26 @@ impl Store for MemoryStore {
         summary: Vec<u8>,
     ) -> Result<(), StoreError> {
         let mut inner = lock(&self.inner);
-        let meta = inner
-            .mailbox_mut(user, mailbox)?
-            .messages
-            .get_mut(&uid)
-            .ok_or(StoreError::NotFound)?;
-        meta.summary = Some(summary);
+        let mailbox = inner.mailbox_mut(user, mailbox)?;
+        if !mailbox.messages.contains_key(&uid) {
+            return Err(StoreError::NotFound);
+        }
+        mailbox.summaries.insert(uid, summary);
         Ok(())
+    }
+
+    fn summaries(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut inner = lock(&self.inner);
+        let mailbox = inner.mailbox_mut(user, mailbox)?;
+        Ok(uids
+            .iter()
+            .map(|uid| mailbox.summaries.get(uid).cloned())
+            .collect())
     }
 
     fn mailbox_changes_since(

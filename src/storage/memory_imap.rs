@@ -178,6 +178,7 @@ impl Inner {
         let mut target = self.new_mailbox();
         let source = self.mailbox_mut(user, inbox)?;
         let messages = std::mem::take(&mut source.messages);
+        target.summaries = std::mem::take(&mut source.summaries);
         let uids: Vec<u32> = messages.keys().copied().collect();
         target.info.uidnext = source.info.uidnext;
         target.info.highest_modseq = source.info.highest_modseq;
@@ -213,9 +214,11 @@ impl Inner {
                 flags,
                 modseq: mailbox.info.highest_modseq,
                 blob,
-                summary: message.summary,
             },
         );
+        if let Some(summary) = message.summary {
+            mailbox.summaries.insert(uid, summary);
+        }
         let uidvalidity = mailbox.info.uidvalidity;
         // Blob ids share the queue id space, as in the sled backend.
         self.last_id += 1;
@@ -239,9 +242,12 @@ impl Inner {
         let mut uids = uids.to_vec();
         uids.sort_unstable();
         uids.dedup();
-        let originals: Vec<MessageMeta> = uids
+        let originals: Vec<(MessageMeta, Option<Vec<u8>>)> = uids
             .iter()
-            .filter_map(|uid| source.messages.get(uid).cloned())
+            .filter_map(|uid| {
+                let meta = source.messages.get(uid)?.clone();
+                Some((meta, source.summaries.get(uid).cloned()))
+            })
             .collect();
         let target = self.mailbox_mut(user, to)?;
         let first = target.info.uidnext;
@@ -259,8 +265,11 @@ impl Inner {
         target.info.highest_modseq += 1;
         let modseq = target.info.highest_modseq;
         let mut blobs = Vec::with_capacity(originals.len());
-        for original in originals {
+        for (original, summary) in originals {
             let uid = target.allocate_uid()?;
+            if let Some(summary) = summary {
+                target.summaries.insert(uid, summary);
+            }
             out.pairs.push((original.uid, uid));
             blobs.push(original.blob);
             target.info.exists += 1;
@@ -297,6 +306,7 @@ impl Inner {
         let mut removed: BTreeMap<u32, BlobId> = BTreeMap::new();
         for uid in uids {
             if let Some(meta) = mailbox.messages.remove(uid) {
+                mailbox.summaries.remove(uid);
                 removed.insert(meta.uid, meta.blob);
             }
         }

@@ -32,6 +32,8 @@ mod contract_imap;
 #[cfg(test)]
 mod contract_queue;
 #[cfg(test)]
+mod contract_summaries;
+#[cfg(test)]
 mod sled_imap_tests;
 #[cfg(test)]
 mod sled_tests;
@@ -272,10 +274,13 @@ pub trait Store: Send + Sync + 'static {
         uid_subset: Option<&[u32]>,
     ) -> Result<Vec<u32>, StoreError>;
 
-    /// Store the IMAP layer's summary of a message (see [`MessageMeta::summary`]); it is not
-    /// a change clients see, so modseqs stay. `NotFound` if the message does not exist.
+    /// Store the IMAP layer's summary of a message (ENVELOPE, BODYSTRUCTURE..., opaque to the
+    /// store), replacing any; it is not a change clients see, so modseqs stay. `NotFound`
+    /// if the message does not exist.
     ///
-    /// NOT durable on return (atomic); may block.
+    /// NOT durable on return (atomic); may block. Summaries live apart from
+    /// [`MessageMeta`] so that listing a mailbox never reads them; they follow their message
+    /// through COPY, MOVE, rename and expunge.
     fn set_summary(
         &self,
         user: &str,
@@ -283,6 +288,20 @@ pub trait Store: Send + Sync + 'static {
         uid: u32,
         summary: Vec<u8>,
     ) -> Result<(), StoreError>;
+
+    /// The stored summaries of these messages, one entry per UID in the order given: `None`
+    /// for an unknown UID or a message stored without one (given by `append`,
+    /// `deliver_local` or `set_summary`). [`StoreError::NotFound`] if the mailbox does not
+    /// exist.
+    ///
+    /// Reads only; may block (a lookup per UID, not a scan: FETCH asks for the messages it
+    /// renders). Sees every change that returned before the call.
+    fn summaries(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
 
     /// The messages whose modseq is above `modseq`, in UID order (CONDSTORE FETCH
     /// CHANGEDSINCE, QRESYNC). `NotFound` if the mailbox does not exist.

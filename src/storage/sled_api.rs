@@ -142,6 +142,15 @@ impl Store for SledStore {
         self.set_summary_impl(user, mailbox, uid, summary)
     }
 
+    fn summaries(
+        &self,
+        user: &str,
+        mailbox: &str,
+        uids: &[u32],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.summaries_impl(user, mailbox, uids)
+    }
+
     fn mailbox_changes_since(
         &self,
         user: &str,

@@ -158,13 +158,14 @@ impl SledStore {
             let trees = (
                 &self.mailboxes,
                 &self.messages,
+                &self.summaries,
                 &self.blobs,
                 &self.segments,
                 &self.special_use,
                 &self.expunged,
             );
             let done = trees.transaction(
-                |(mailboxes, messages, blobs, segments, special, expunged)| {
+                |(mailboxes, messages, summaries, blobs, segments, special, expunged)| {
                     if snap.current(mailboxes)?.is_none() {
                         return Ok(None);
                     }
@@ -172,6 +173,7 @@ impl SledStore {
                     special.remove(snap.key.as_slice())?;
                     let mut emptied = Vec::new();
                     for key in &snap.messages {
+                        summaries.remove(key)?;
                         if let Some(raw) = messages.remove(key)? {
                             let meta = decode_message(&raw).map_err(tx_abort)?;
                             emptied.extend(drop_blob_ref(blobs, segments, meta.blob)?);
@@ -223,11 +225,13 @@ impl SledStore {
             let trees = (
                 &self.mailboxes,
                 &self.messages,
+                &self.summaries,
                 &self.special_use,
                 &self.expunged,
                 &self.meta,
             );
-            let done = trees.transaction(|(mailboxes, messages, special, expunged, meta)| {
+            let done = trees.transaction(|trees| {
+                let (mailboxes, messages, summaries, special, expunged, meta) = trees;
                 let mut infos = Vec::with_capacity(moves.len());
                 for (snap, new_key, _) in &moves {
                     let Some(info) = snap.current(mailboxes)? else {
@@ -245,7 +249,14 @@ impl SledStore {
                         return Ok(false);
                     };
                     move_inbox(
-                        snap, *info, new_key, new_prefix, mailboxes, messages, expunged, meta,
+                        snap,
+                        *info,
+                        new_key,
+                        new_prefix,
+                        mailboxes,
+                        (messages, summaries),
+                        expunged,
+                        meta,
                     )?;
                     return Ok(true);
                 }
@@ -256,7 +267,13 @@ impl SledStore {
                     if let Some(raw) = special.remove(snap.key.as_slice())? {
                         special.insert(new_key.as_slice(), raw)?;
                     }
-                    for (tree, keys) in [(messages, &snap.messages), (expunged, &snap.expunged)] {
+                    // A summary's key is its message's key.
+                    let moved = [
+                        (messages, &snap.messages),
+                        (summaries, &snap.messages),
+                        (expunged, &snap.expunged),
+                    ];
+                    for (tree, keys) in moved {
                         for key in keys {
                             if let Some(raw) = tree.remove(key)? {
                                 tree.insert(rekey(key, &snap.prefix, new_prefix), raw)?;
@@ -318,7 +335,7 @@ fn move_inbox(
     new_key: &[u8],
     new_prefix: &[u8],
     mailboxes: &TransactionalTree,
-    messages: &TransactionalTree,
+    (messages, summaries): (&TransactionalTree, &TransactionalTree),
     expunged: &TransactionalTree,
     meta: &TransactionalTree,
 ) -> ConflictableTransactionResult<(), StoreError> {
@@ -328,6 +345,9 @@ fn move_inbox(
     target.exists = inbox.exists;
     let mut uids = Vec::with_capacity(snap.messages.len());
     for key in &snap.messages {
+        if let Some(raw) = summaries.remove(key)? {
+            summaries.insert(rekey(key, &snap.prefix, new_prefix), raw)?;
+        }
         if let Some(raw) = messages.remove(key)? {
             messages.insert(rekey(key, &snap.prefix, new_prefix), raw)?;
             uids.push(be_u32(&key[snap.prefix.len()..]).map_err(tx_abort)?);

@@ -10,8 +10,8 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{
-    decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges, encode_record,
-    expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
+    be_u32, decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges,
+    encode_record, expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
 };
 use super::mailbox_ops::{apply_flags, is_deleted, uid_ranges};
 use super::sled_refs::{add_blob_ref, drop_blob_ref, tx_abort};
@@ -27,11 +27,14 @@ struct Removed {
     emptied: Vec<u64>,
 }
 
-/// Inside a transaction: remove `uids` (sorted, deduplicated) from the mailbox at `prefix`,
-/// drop their blob references and record the expunge; `info` is updated, the caller
-/// writes it.
+/// The message and summary trees, which share their keys.
+type MessageTrees<'a> = (&'a TransactionalTree, &'a TransactionalTree);
+
+/// Inside a transaction: remove `uids` (sorted, deduplicated) from the mailbox at `prefix`
+/// with their summaries, drop their blob references and record the expunge; `info` is
+/// updated, the caller writes it.
 fn remove_messages(
-    messages: &TransactionalTree,
+    (messages, summaries): MessageTrees<'_>,
     blobs: &TransactionalTree,
     segments: &TransactionalTree,
     expunged: &TransactionalTree,
@@ -44,9 +47,11 @@ fn remove_messages(
         emptied: Vec::new(),
     };
     for uid in uids {
-        let Some(raw) = messages.remove(message_key(prefix, *uid))? else {
+        let key = message_key(prefix, *uid);
+        let Some(raw) = messages.remove(key.as_slice())? else {
             continue;
         };
+        summaries.remove(key)?;
         let meta = decode_message(&raw).map_err(tx_abort)?;
         removed
             .emptied
@@ -97,14 +102,22 @@ impl SledStore {
         let trees = (
             &self.mailboxes,
             &self.messages,
+            &self.summaries,
             &self.blobs,
             &self.segments,
             &self.expunged,
         );
-        let removed = trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+        let removed = trees.transaction(|trees| {
+            let (mailboxes, messages, summaries, blobs, segments, expunged) = trees;
             let mut info = tx_mailbox(mailboxes, &key)?;
             let removed = remove_messages(
-                messages, blobs, segments, expunged, &prefix, &uids, &mut info,
+                (messages, summaries),
+                blobs,
+                segments,
+                expunged,
+                &prefix,
+                &uids,
+                &mut info,
             )?;
             if !removed.uids.is_empty() {
                 mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
@@ -135,11 +148,13 @@ impl SledStore {
         let trees = (
             &self.mailboxes,
             &self.messages,
+            &self.summaries,
             &self.blobs,
             &self.segments,
             &self.expunged,
         );
-        let removed = trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+        let removed = trees.transaction(|trees| {
+            let (mailboxes, messages, summaries, blobs, segments, expunged) = trees;
             let mut info = tx_mailbox(mailboxes, &key)?;
             let mut still = Vec::with_capacity(candidates.len());
             for uid in &candidates {
@@ -150,7 +165,13 @@ impl SledStore {
                 }
             }
             let removed = remove_messages(
-                messages, blobs, segments, expunged, &prefix, &still, &mut info,
+                (messages, summaries),
+                blobs,
+                segments,
+                expunged,
+                &prefix,
+                &still,
+                &mut info,
             )?;
             if !removed.uids.is_empty() {
                 mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
@@ -248,8 +269,10 @@ impl SledStore {
                 &self.meta,
                 &self.mailboxes,
                 &self.messages,
+                &self.summaries,
             );
-            let ids = trees.transaction(|(blobs, segments, meta, mailboxes, messages)| {
+            let ids = trees.transaction(|trees| {
+                let (blobs, segments, meta, mailboxes, messages, summaries) = trees;
                 let mut info = tx_mailbox(mailboxes, &key)?;
                 let uid = info.uidnext;
                 // RFC 9051 §2.3.1.1: UIDs are never reused.
@@ -265,12 +288,12 @@ impl SledStore {
                     flags: flags.clone(),
                     modseq: info.highest_modseq,
                     blob: BlobId(blob_id),
-                    summary: message.summary.clone(),
                 };
-                messages.insert(
-                    message_key(&prefix, uid),
-                    encode_record(&record).map_err(tx_abort)?,
-                )?;
+                let msg_key = message_key(&prefix, uid);
+                if let Some(summary) = &message.summary {
+                    summaries.insert(msg_key.as_slice(), summary.as_slice())?;
+                }
+                messages.insert(msg_key, encode_record(&record).map_err(tx_abort)?)?;
                 mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
                 blobs.insert(&blob_id.to_be_bytes()[..], &blob.encode()[..])?;
                 spooled.commit_counters(segments, meta)?;
@@ -296,18 +319,21 @@ impl SledStore {
         let trees = (
             &self.mailboxes,
             &self.messages,
+            &self.summaries,
             &self.blobs,
             &self.segments,
             &self.expunged,
         );
-        let (copied, emptied) =
-            trees.transaction(|(mailboxes, messages, blobs, segments, expunged)| {
+        let (copied, emptied) = trees.transaction(
+            |(mailboxes, messages, summaries, blobs, segments, expunged)| {
                 let src = tx_mailbox(mailboxes, &src_key)?;
                 let mut dst = tx_mailbox(mailboxes, &dst_key)?;
                 let mut originals = Vec::with_capacity(uids.len());
                 for uid in &uids {
-                    if let Some(raw) = messages.get(message_key(&src_prefix, *uid))? {
-                        originals.push(decode_message(&raw).map_err(tx_abort)?);
+                    let key = message_key(&src_prefix, *uid);
+                    if let Some(raw) = messages.get(key.as_slice())? {
+                        let summary = summaries.get(key)?;
+                        originals.push((decode_message(&raw).map_err(tx_abort)?, summary));
                     }
                 }
                 let mut copied = CopyUids {
@@ -323,7 +349,7 @@ impl SledStore {
                     return Err(tx_abort(StoreError::Full));
                 }
                 dst.highest_modseq += 1;
-                for original in originals {
+                for (original, summary) in originals {
                     let uid = dst.uidnext;
                     dst.uidnext += 1;
                     dst.exists += 1;
@@ -334,10 +360,11 @@ impl SledStore {
                         modseq: dst.highest_modseq,
                         ..original
                     };
-                    messages.insert(
-                        message_key(&dst_prefix, uid),
-                        encode_record(&record).map_err(tx_abort)?,
-                    )?;
+                    let key = message_key(&dst_prefix, uid);
+                    if let Some(summary) = summary {
+                        summaries.insert(key.as_slice(), summary)?;
+                    }
+                    messages.insert(key, encode_record(&record).map_err(tx_abort)?)?;
                 }
                 mailboxes.insert(dst_key.as_slice(), &encode_mailbox(&dst)[..])?;
                 let mut emptied = Vec::new();
@@ -345,7 +372,7 @@ impl SledStore {
                     let mut info = if same { dst } else { src };
                     let moved: Vec<u32> = copied.pairs.iter().map(|(src, _)| *src).collect();
                     let removed = remove_messages(
-                        messages,
+                        (messages, summaries),
                         blobs,
                         segments,
                         expunged,
@@ -357,7 +384,8 @@ impl SledStore {
                     mailboxes.insert(src_key.as_slice(), &encode_mailbox(&info)[..])?;
                 }
                 Ok((copied, emptied))
-            })?;
+            },
+        )?;
         let reclaim = self.reclaimable(emptied);
         self.durable_commit(reclaim)?;
         Ok(copied)
@@ -372,16 +400,53 @@ impl SledStore {
         summary: Vec<u8>,
     ) -> Result<(), StoreError> {
         let key = message_key(&messages_prefix(user, name), uid);
-        self.messages.transaction(|messages| {
-            let raw = messages
-                .get(&key)?
-                .ok_or_else(|| tx_abort(StoreError::NotFound))?;
-            let mut meta = decode_message(&raw).map_err(tx_abort)?;
-            meta.summary = Some(summary.clone());
-            messages.insert(key.as_slice(), encode_record(&meta).map_err(tx_abort)?)?;
+        (&self.messages, &self.summaries).transaction(|(messages, summaries)| {
+            if messages.get(&key)?.is_none() {
+                return Err(tx_abort(StoreError::NotFound));
+            }
+            summaries.insert(key.as_slice(), summary.as_slice())?;
             Ok(())
         })?;
         Ok(())
+    }
+
+    /// See [`Store::summaries`](super::Store::summaries).
+    pub(super) fn summaries_impl(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        if self.mailboxes.get(mailbox_key(user, name))?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let prefix = messages_prefix(user, name);
+        let ascending = uids.windows(2).all(|w| w[0] < w[1]);
+        let (Some(first), Some(last)) = (uids.first(), uids.last()) else {
+            return Ok(Vec::new());
+        };
+        // FETCH asks for runs of consecutive UIDs: one range scan costs far less than a
+        // lookup (a tree descent) per UID. Sparse or unordered lists are looked up.
+        let span = u64::from(last.saturating_sub(*first)) + 1;
+        if !ascending || span > 2 * uids.len() as u64 {
+            return uids
+                .iter()
+                .map(|uid| {
+                    let raw = self.summaries.get(message_key(&prefix, *uid))?;
+                    Ok(raw.map(|r| r.to_vec()))
+                })
+                .collect();
+        }
+        let mut out = vec![None; uids.len()];
+        let range = message_key(&prefix, *first)..=message_key(&prefix, *last);
+        for item in self.summaries.range(range) {
+            let (key, raw) = item?;
+            let uid = be_u32(&key[prefix.len()..])?;
+            if let Ok(i) = uids.binary_search(&uid) {
+                out[i] = Some(raw.to_vec());
+            }
+        }
+        Ok(out)
     }
 
     /// See [`Store::mailbox_changes_since`](super::Store::mailbox_changes_since).

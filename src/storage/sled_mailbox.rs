@@ -2,7 +2,8 @@
 //! mailbox counters and listing, user records (account deletion clears every per-user
 //! tree). The IMAP operations live in `sled_folders` and `sled_imap`.
 //!
-//! Keys: `mailboxes` is `user NUL name`, `messages` is `user NUL name NUL uid(BE)` so a
+//! Keys: `mailboxes` is `user NUL name`, `messages` (and `summaries`, which holds the IMAP
+//! summaries apart from the small message records) is `user NUL name NUL uid(BE)` so a
 //! prefix scan lists a mailbox in UID order and `user NUL` covers all of a user's data.
 
 use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
@@ -52,9 +53,10 @@ impl SledStore {
             &self.blobs,
             &self.mailboxes,
             &self.messages,
+            &self.summaries,
             &self.meta,
         )
-            .transaction(|(queue, blobs, mailboxes, messages, meta)| {
+            .transaction(|(queue, blobs, mailboxes, messages, summaries, meta)| {
                 let Some(raw) = queue.get(queue_key)? else {
                     // Removed when its last recipient was done: this one is done too.
                     return Ok(LocalOutcome::AlreadyDone);
@@ -82,12 +84,12 @@ impl SledStore {
                     flags: Vec::new(),
                     modseq: info.highest_modseq,
                     blob: msg.blob,
-                    summary: item.summary.clone().or_else(|| msg.summary.clone()),
                 };
-                messages.insert(
-                    message_key(&prefix, uid),
-                    encode_record(&meta_record).map_err(tx_abort)?,
-                )?;
+                let msg_key = message_key(&prefix, uid);
+                if let Some(summary) = item.summary.as_ref().or(msg.summary.as_ref()) {
+                    summaries.insert(msg_key.as_slice(), summary.as_slice())?;
+                }
+                messages.insert(msg_key, encode_record(&meta_record).map_err(tx_abort)?)?;
                 mailboxes.insert(mbox_key.as_slice(), &encode_mailbox(&info)[..])?;
                 if msg.has_pending() {
                     // The mailbox copy is a new reference; the queue keeps its own.
@@ -203,7 +205,13 @@ impl SledStore {
                 .keys()
                 .collect::<Result<Vec<_>, _>>()?;
             let mut extras = Vec::new();
-            for tree in [&self.subscriptions, &self.special_use, &self.expunged] {
+            let trees = [
+                &self.subscriptions,
+                &self.special_use,
+                &self.expunged,
+                &self.summaries,
+            ];
+            for tree in trees {
                 extras.push(
                     tree.scan_prefix(&prefix)
                         .keys()
@@ -224,16 +232,26 @@ impl SledStore {
                 &self.subscriptions,
                 &self.special_use,
                 &self.expunged,
+                &self.summaries,
             )
                 .transaction(|trees| {
-                    let (users, mailboxes, messages, blobs, segments, subs, special, expunged) =
-                        trees;
+                    let (
+                        users,
+                        mailboxes,
+                        messages,
+                        blobs,
+                        segments,
+                        subs,
+                        special,
+                        expunged,
+                        sums,
+                    ) = trees;
                     let mut emptied = Vec::new();
                     users.remove(address.as_bytes())?;
                     for key in &boxes {
                         mailboxes.remove(key)?;
                     }
-                    for (tree, keys) in [subs, special, expunged].into_iter().zip(&extras) {
+                    for (tree, keys) in [subs, special, expunged, sums].into_iter().zip(&extras) {
                         for key in keys {
                             tree.remove(key)?;
                         }

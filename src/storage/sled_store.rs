@@ -60,6 +60,9 @@ pub struct SledStore {
     pub(super) segments: sled::Tree,
     pub(super) mailboxes: sled::Tree,
     pub(super) messages: sled::Tree,
+    /// `user NUL name NUL uid` (the message's key) → its IMAP summary, kept out of the
+    /// message record so that listing a mailbox (SELECT) reads small records only.
+    pub(super) summaries: sled::Tree,
     /// `user NUL name` → empty: IMAP subscriptions.
     pub(super) subscriptions: sled::Tree,
     /// `user NUL name` → SPECIAL-USE attribute (RFC 6154), for mailboxes that have one.
@@ -236,6 +239,7 @@ impl SledStore {
         Ok(SledStore {
             mailboxes: db.open_tree("mailboxes")?,
             messages: db.open_tree("messages")?,
+            summaries: db.open_tree("summaries")?,
             subscriptions: db.open_tree("subscriptions")?,
             special_use: db.open_tree("special_use")?,
             expunged: db.open_tree("expunged")?,

@@ -59,7 +59,7 @@ pub enum Item {
 
 impl Item {
     /// Whether the raw message is needed (sections always; structure only without a
-    /// stored summary, decided by the caller).
+    /// stored summary, decided by the caller once it has read the summaries).
     pub fn needs_raw(&self) -> bool {
         matches!(
             self,
@@ -67,7 +67,7 @@ impl Item {
         )
     }
 
-    /// Whether this item needs the summary.
+    /// Whether this item needs the summary (read from the store per FETCH chunk).
     pub fn needs_summary(&self) -> bool {
         matches!(self, Item::Envelope | Item::BodyStructure | Item::Body)
     }
@@ -200,20 +200,22 @@ pub fn flag_list(m: &Msg) -> String {
     format!("({})", flags.join(" "))
 }
 
-/// Decodes a stored summary, or computes it from the raw message.
-pub fn summary_of(m: &Msg, raw: Option<&[u8]>) -> Option<MessageSummary> {
-    m.summary
-        .as_deref()
+/// Decodes a stored summary (postcard `MessageSummary`), or computes it from the raw
+/// message when there is none or it does not decode.
+pub fn summary_of(stored: Option<&[u8]>, raw: Option<&[u8]>) -> Option<MessageSummary> {
+    stored
         .and_then(|s| postcard::from_bytes(s).ok())
         .or_else(|| raw.map(summarize))
 }
 
-/// One `* seq FETCH (...)` response; fails when a BINARY item meets a transfer
-/// encoding it cannot undo (RFC 3516 §4.3 `UNKNOWN-CTE`).
+/// One `* seq FETCH (...)` response from the message's metadata, its stored summary and
+/// its raw form, when read; fails when a BINARY item meets a transfer encoding it cannot
+/// undo (RFC 3516 §4.3 `UNKNOWN-CTE`).
 pub fn render(
     seq: u32,
     m: &Msg,
     items: &[Item],
+    summary: Option<&[u8]>,
     raw: Option<&[u8]>,
     with_uid: bool,
     with_modseq: bool,
@@ -226,7 +228,7 @@ pub fn render(
         }
     };
     let summary = if items.iter().any(Item::needs_summary) {
-        summary_of(m, raw)
+        summary_of(summary, raw)
     } else {
         None
     };

@@ -1,17 +1,28 @@
-//! Commands that run over many messages in steps: FETCH (set `\Seen`, then read bodies
-//! in chunks), SEARCH (read bodies in chunks only when a key needs them) and STORE.
+//! Commands that run over many messages in steps: FETCH (set `\Seen`, then read stored
+//! summaries and bodies in chunks), SEARCH (read bodies in chunks only when a key needs
+//! them) and STORE.
+
+use std::collections::VecDeque;
 
 use chrono::{TimeZone, Utc};
 
 use super::esearch::{self, ReturnOpts};
-use super::fetch::{flag_list, render, summary_of, Item};
+use super::fetch::{flag_list, render, Item};
 use super::machine::{Awaiting, Session, State};
+use super::view::Selected;
 use super::{Reply, Request, StoreErrorKind};
 use crate::protocol::imap::search::{matches, needs_raw, SearchContext, SearchKey};
+use crate::protocol::imap::section::BinaryError;
 use crate::storage::FlagOp;
 
 /// Messages whose bodies are read per request, bounding memory per step.
 const CHUNK: usize = 16;
+
+/// Messages whose stored summaries (a few hundred octets each) are read per request when
+/// no body is needed: large enough that `FETCH 1:* ENVELOPE` over 10^4 messages takes
+/// few round trips to the store (each a range scan), small enough to bound memory per
+/// step (under a MiB).
+const SUMMARY_CHUNK: usize = 1024;
 
 /// A multi-step command in progress.
 #[derive(Debug)]
@@ -25,13 +36,16 @@ pub enum Job {
         /// UID FETCH.
         uid: bool,
         /// Sequence numbers still to answer, ascending.
-        seqs: Vec<u32>,
+        seqs: VecDeque<u32>,
         /// Read-only (EXAMINE): no `\Seen`.
         read_only: bool,
         /// The `\Seen` update was done (or not needed).
         seen_done: bool,
-        /// Sequence numbers whose bodies were requested.
+        /// Sequence numbers whose summaries or bodies were requested.
         chunk: Vec<u32>,
+        /// The chunk's stored summaries, one per entry, once read (`None`: use those the
+        /// view kept).
+        summaries: Option<Vec<Option<Vec<u8>>>>,
     },
     /// SEARCH / UID SEARCH.
     Search {
@@ -68,10 +82,11 @@ impl Job {
             tag,
             items,
             uid,
-            seqs,
+            seqs: seqs.into(),
             read_only,
             seen_done: false,
             chunk: Vec::new(),
+            summaries: None,
         }
     }
 
@@ -195,7 +210,8 @@ impl Session {
             mut seqs,
             read_only,
             mut seen_done,
-            chunk,
+            mut chunk,
+            mut summaries,
         } = job
         else {
             return;
@@ -239,6 +255,7 @@ impl Session {
                         read_only,
                         seen_done,
                         chunk,
+                        summaries,
                     };
                     self.storage(request, Awaiting::Job(job));
                     return;
@@ -248,56 +265,127 @@ impl Session {
         // QRESYNC clients keep per-message mod-sequences, so once it is enabled every FETCH
         // response carries MODSEQ (as with UID), not only those that ask for it.
         let with_modseq = self.condstore && (self.qresync || items.contains(&Item::ModSeq));
-        let mut out = Vec::new();
-        if let Reply::Blobs(blobs) = reply {
-            for (seq, raw) in chunk.iter().zip(blobs) {
-                if let (Some(m), Some(raw)) = (sel.get(*seq), raw) {
-                    match render(*seq, m, &items, Some(&raw), with_uid, with_modseq) {
-                        Ok(bytes) => out.extend(bytes),
-                        Err(_) => {
-                            // RFC 3516 §4.3: the FETCH fails; what was sent stands. The
-                            // encoding's name is the sender's text: not echoed.
-                            self.out.extend(out);
-                            let text = "NO [UNKNOWN-CTE] Cannot decode the part's encoding";
-                            self.complete(&tag, text, uid);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
         let wants_raw = items.iter().any(Item::needs_raw);
         let wants_summary = items.iter().any(Item::needs_summary);
-        while !seqs.is_empty() {
-            let first = seqs[0];
-            let Some(m) = sel.get(first) else {
-                seqs.remove(0);
-                continue;
-            };
-            if wants_raw || (wants_summary && summary_of(m, None).is_none()) {
-                let n = seqs.len().min(CHUNK);
-                let chunk: Vec<u32> = seqs.drain(..n).collect();
-                let blobs = chunk
+        let mut blobs = VecDeque::new();
+        match reply {
+            Reply::Summaries(mut found) => {
+                // What the view keeps is rendered from there (no copy); the rest from here.
+                for (seq, summary) in chunk.iter().zip(found.iter_mut()) {
+                    if let (Some(m), Some(s)) = (sel.get(*seq), summary.take()) {
+                        *summary = sel.summaries.keep(m.uid, s);
+                    }
+                }
+                summaries = Some(found);
+                let needs = bodies_needed(sel, &chunk, summaries.as_deref(), wants_raw);
+                // Bodies are read at most CHUNK at a time: the rest of the chunk goes back.
+                if let Some((cut, _)) = needs.iter().filter(|(_, n)| *n).nth(CHUNK) {
+                    let cut = *cut;
+                    for seq in chunk.drain(cut..).rev() {
+                        seqs.push_front(seq);
+                    }
+                    if let Some(s) = summaries.as_mut() {
+                        s.truncate(cut);
+                    }
+                }
+                let ids: Vec<_> = chunk
                     .iter()
-                    .filter_map(|s| sel.get(*s))
+                    .zip(&needs)
+                    .filter(|(_, (_, n))| *n)
+                    .filter_map(|(seq, _)| sel.get(*seq))
                     .map(|m| m.blob)
                     .collect();
+                if !ids.is_empty() {
+                    let job = Job::Fetch {
+                        tag,
+                        items,
+                        uid,
+                        seqs,
+                        read_only,
+                        seen_done,
+                        chunk,
+                        summaries,
+                    };
+                    self.storage(Request::ReadBlobs(ids), Awaiting::Job(job));
+                    return;
+                }
+            }
+            Reply::Blobs(read) => blobs = read.into(),
+            _ => {}
+        }
+        let render_to = Rendering {
+            items: &items,
+            with_uid,
+            with_modseq,
+            wants_raw,
+        };
+        let mut out = Vec::new();
+        loop {
+            if render_to
+                .chunk(sel, &chunk, summaries.as_deref(), &mut blobs, &mut out)
+                .is_err()
+            {
+                // RFC 3516 §4.3: the FETCH fails; what was sent stands. The encoding's
+                // name is the sender's text: not echoed.
                 self.out.extend(out);
-                let job = Job::Fetch {
-                    tag,
-                    items,
-                    uid,
-                    seqs,
-                    read_only,
-                    seen_done,
-                    chunk,
-                };
-                self.storage(Request::ReadBlobs(blobs), Awaiting::Job(job));
+                let text = "NO [UNKNOWN-CTE] Cannot decode the part's encoding";
+                self.complete(&tag, text, uid);
                 return;
             }
-            // Without the raw message no BINARY item is decoded, so this cannot fail.
-            out.extend(render(first, m, &items, None, with_uid, with_modseq).unwrap_or_default());
-            seqs.remove(0);
+            summaries = None;
+            if !wants_raw && !wants_summary {
+                for seq in seqs.drain(..) {
+                    if let Some(m) = sel.get(seq) {
+                        // Without the raw message no BINARY item is decoded: cannot fail.
+                        let bytes = render(seq, m, &items, None, None, with_uid, with_modseq);
+                        out.extend(bytes.unwrap_or_default());
+                    }
+                }
+                break;
+            }
+            // The next chunk of the messages still to answer that exist.
+            let size = if wants_raw { CHUNK } else { SUMMARY_CHUNK };
+            chunk = Vec::with_capacity(size.min(seqs.len()));
+            while chunk.len() < size {
+                let Some(seq) = seqs.pop_front() else { break };
+                if sel.get(seq).is_some() {
+                    chunk.push(seq);
+                }
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let uids: Vec<u32> = chunk
+                .iter()
+                .filter_map(|s| sel.get(*s))
+                .map(|m| m.uid)
+                .collect();
+            // Summaries this view read before need no round trip to the store.
+            let cached = uids.iter().all(|u| sel.summaries.get(*u).is_some());
+            let request = if wants_summary && !cached {
+                Request::Summaries {
+                    mailbox: sel.name.clone(),
+                    uids,
+                }
+            } else if wants_raw {
+                let ids = chunk.iter().filter_map(|s| sel.get(*s)).map(|m| m.blob);
+                Request::ReadBlobs(ids.collect())
+            } else {
+                continue;
+            };
+            self.out.extend(out);
+            let job = Job::Fetch {
+                tag,
+                items,
+                uid,
+                seqs,
+                read_only,
+                seen_done,
+                chunk,
+                summaries: None,
+            };
+            self.storage(request, Awaiting::Job(job));
+            return;
         }
         self.out.extend(out);
         self.complete(&tag, "OK FETCH completed", uid);
@@ -397,5 +485,87 @@ impl Session {
         };
         self.out.extend_from_slice(line.as_bytes());
         self.complete(&tag, "OK SEARCH completed", uid);
+    }
+}
+
+/// For each message of a FETCH chunk (by position), whether its body must be read: always
+/// for sections, else when no summary is at hand (it is then computed from the body, as
+/// before summaries were stored).
+fn bodies_needed(
+    sel: &Selected,
+    chunk: &[u32],
+    summaries: Option<&[Option<Vec<u8>>]>,
+    wants_raw: bool,
+) -> Vec<(usize, bool)> {
+    chunk
+        .iter()
+        .enumerate()
+        .map(|(i, seq)| {
+            (
+                i,
+                wants_raw || summary_at(sel, *seq, summaries, i).is_none(),
+            )
+        })
+        .collect()
+}
+
+/// The summary of the chunk's `i`th message (sequence number `seq`): read for this chunk,
+/// or kept by the view from an earlier FETCH.
+fn summary_at<'a>(
+    sel: &'a Selected,
+    seq: u32,
+    summaries: Option<&'a [Option<Vec<u8>>]>,
+    i: usize,
+) -> Option<&'a [u8]> {
+    summaries
+        .and_then(|s| s.get(i))
+        .and_then(Option::as_deref)
+        .or_else(|| sel.get(seq).and_then(|m| sel.summaries.get(m.uid)))
+}
+
+/// How FETCH responses are rendered: the items and the data every response carries.
+struct Rendering<'a> {
+    items: &'a [Item],
+    with_uid: bool,
+    with_modseq: bool,
+    wants_raw: bool,
+}
+
+impl Rendering<'_> {
+    /// Renders a chunk into `out`, taking the bodies read (in order) for the messages that
+    /// need one; a message whose body is gone (expunged elsewhere) is left out. Fails as
+    /// [`render`] does.
+    fn chunk(
+        &self,
+        sel: &Selected,
+        chunk: &[u32],
+        summaries: Option<&[Option<Vec<u8>>]>,
+        blobs: &mut VecDeque<Option<bytes::Bytes>>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BinaryError> {
+        for (i, needs_body) in bodies_needed(sel, chunk, summaries, self.wants_raw) {
+            let Some(seq) = chunk.get(i) else { continue };
+            let Some(m) = sel.get(*seq) else { continue };
+            let raw = if needs_body {
+                let Some(raw) = blobs.pop_front().flatten() else {
+                    continue;
+                };
+                Some(raw)
+            } else {
+                None
+            };
+            let summary = summary_at(sel, *seq, summaries, i);
+            let items = self.items;
+            out.extend(render(
+                *seq,
+                m,
+                items,
+                summary,
+                raw.as_deref(),
+                self.with_uid,
+                self.with_modseq,
+            )?);
+        }
+        Ok(())
     }
 }

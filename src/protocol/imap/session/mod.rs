@@ -26,8 +26,9 @@
 //! [`fetch`] renders FETCH data (BINARY decoded through [`crate::protocol::imap::section`]),
 //! [`qresync`] reads the QRESYNC parameters and renders VANISHED,
 //! [`jobs`] runs FETCH,
-//! SEARCH and STORE in steps (bodies read in chunks), and [`machine`] is the state machine
-//! (commands are dispatched in `commands`, storage answers completed in `answers`).
+//! SEARCH and STORE in steps (stored summaries and bodies read in chunks), and
+//! [`machine`] is the state machine (commands are dispatched in `commands`, storage
+//! answers completed in `answers`).
 //!
 //! The actor owns the rest: it reads input only when told [`Action::Read`] (so a client
 //! that pipelines without reading replies is held back by TCP), runs requests for the
@@ -51,6 +52,8 @@ pub mod view;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fetch;
 #[cfg(test)]
 mod tests_qresync;
 #[cfg(test)]
@@ -209,6 +212,16 @@ pub enum Request {
     },
     /// Read message bodies: [`Reply::Blobs`], one entry per id in order (`None` if gone).
     ReadBlobs(Vec<BlobId>),
+    /// Read the stored summaries of messages (for ENVELOPE, BODYSTRUCTURE, BODY; kept out
+    /// of [`MessageMeta`] so that SELECT stays cheap): [`Reply::Summaries`], one entry per
+    /// UID in order, `None` where there is none. A mailbox gone meanwhile (deleted or
+    /// renamed by another session) answers `None` for all: FETCH then reads the bodies.
+    Summaries {
+        /// The mailbox.
+        mailbox: String,
+        /// The messages.
+        uids: Vec<u32>,
+    },
     /// UIDs expunged after a mod-sequence (QRESYNC, RFC 7162 §3.2.5.2):
     /// [`Reply::Expunged`], ascending.
     Vanished {
@@ -248,6 +261,8 @@ pub enum Reply {
     Expunged(Vec<u32>),
     /// Answer to [`Request::ReadBlobs`].
     Blobs(Vec<Option<Bytes>>),
+    /// Answer to [`Request::Summaries`].
+    Summaries(Vec<Option<Vec<u8>>>),
 }
 
 /// Why a [`Request`] failed, as far as the IMAP reply cares.

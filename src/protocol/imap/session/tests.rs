@@ -73,6 +73,17 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
         Request::ReadBlobs(ids) => {
             Reply::Blobs(ids.into_iter().map(|b| store.read_blob(b).ok()).collect())
         }
+        Request::Summaries { mailbox, uids } => {
+            let name = if is_inbox(&mailbox) {
+                "INBOX"
+            } else {
+                &mailbox
+            };
+            match store.summaries(USER, name, &uids) {
+                Err(StoreError::NotFound) => Reply::Summaries(vec![None; uids.len()]),
+                found => Reply::Summaries(found?),
+            }
+        }
     })
 }
 
