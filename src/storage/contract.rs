@@ -534,6 +534,7 @@ macro_rules! contract_tests {
                 subscriptions_are_per_user,
                 store_flags_and_unchangedsince,
                 append_stores_body_and_record,
+                concurrent_appends_keep_their_own_uids_and_bodies,
                 copy_shares_the_blob,
                 move_is_copy_and_expunge,
                 expunge_deleted_and_history,

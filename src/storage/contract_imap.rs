@@ -320,6 +320,61 @@ pub(super) fn store_flags_and_unchangedsince(store: &dyn Store) {
     ));
 }
 
+/// Concurrent APPENDs (committed together by the sled backend) each get their own UID,
+/// in one increasing sequence per mailbox, and their own body and flags.
+pub(super) fn concurrent_appends_keep_their_own_uids_and_bodies(store: &dyn Store) {
+    const THREADS: usize = 8;
+    const EACH: usize = 25;
+    for name in ["INBOX", "Sent"] {
+        store.create_mailbox("u", name).unwrap();
+    }
+    let results: Vec<Vec<(String, u32, String)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mailbox = if t % 2 == 0 { "INBOX" } else { "Sent" };
+                    (0..EACH)
+                        .map(|i| {
+                            let body = format!("Subject: {t}-{i}\r\n\r\nfrom {t}\r\n");
+                            let flag = format!("$t{t}");
+                            let uid = add(store, "u", mailbox, &body, &[flag.as_str()]);
+                            (mailbox.to_owned(), uid, body)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for name in ["INBOX", "Sent"] {
+        let msgs = store.messages("u", name).unwrap();
+        let expected: Vec<u32> = (1..=(THREADS / 2 * EACH) as u32).collect();
+        assert_eq!(
+            msgs.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            expected,
+            "{name}"
+        );
+        let info = store.mailbox("u", name).unwrap().unwrap();
+        assert_eq!(info.exists as usize, THREADS / 2 * EACH);
+        assert_eq!(
+            info.highest_modseq,
+            msgs.iter().map(|m| m.modseq).max().unwrap()
+        );
+    }
+    for (t, appended) in results.iter().enumerate() {
+        // One thread's APPENDs get increasing UIDs, in the order it made them.
+        assert!(appended.windows(2).all(|w| w[0].1 < w[1].1), "thread {t}");
+        for (mailbox, uid, body) in appended {
+            let meta = &store.messages_by_uid("u", mailbox, &[*uid]).unwrap()[0];
+            assert_eq!(
+                store.read_blob(meta.blob).unwrap(),
+                Bytes::from(body.clone())
+            );
+            assert_eq!(meta.flags, vec![format!("$t{t}")]);
+        }
+    }
+}
+
 pub(super) fn append_stores_body_and_record(store: &dyn Store) {
     let info = store.create_mailbox("u", "Drafts").unwrap();
     let (validity, uid) = store

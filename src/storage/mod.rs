@@ -16,6 +16,7 @@ mod mailbox_ops;
 mod memory;
 mod memory_imap;
 mod sled_api;
+mod sled_append;
 mod sled_folders;
 mod sled_imap;
 mod sled_mailbox;

@@ -11,13 +11,13 @@ use sled::Transactional;
 
 use super::codec::{
     be_u32, decode_mailbox, decode_message, decode_ranges, encode_mailbox, encode_ranges,
-    encode_record, expunged_key, mailbox_key, message_key, messages_prefix, BlobRecord,
+    encode_record, expunged_key, mailbox_key, message_key, messages_prefix,
 };
 use super::mailbox_ops::{apply_flags, is_deleted, uid_ranges};
 use super::sled_refs::{add_blob_ref, drop_blob_ref, tx_abort};
 use super::sled_store::SledStore;
-use super::types::{BlobId, MailboxInfo, MessageMeta};
-use super::{AppendMessage, CopyUids, FlagChange, FlagOp, FlagsUpdate, StoreError};
+use super::types::{MailboxInfo, MessageMeta};
+use super::{CopyUids, FlagChange, FlagOp, FlagsUpdate, StoreError};
 
 /// What [`remove_messages`] removed.
 struct Removed {
@@ -71,7 +71,7 @@ fn remove_messages(
 }
 
 /// Read and decode a mailbox record inside a transaction; `NotFound` aborts.
-fn tx_mailbox(
+pub(super) fn tx_mailbox(
     mailboxes: &TransactionalTree,
     key: &[u8],
 ) -> ConflictableTransactionResult<MailboxInfo, StoreError> {
@@ -234,73 +234,6 @@ impl SledStore {
             Ok(out)
         })?;
         Ok(update)
-    }
-
-    /// See [`Store::append`](super::Store::append).
-    pub(super) fn append_impl(
-        &self,
-        user: &str,
-        name: &str,
-        message: AppendMessage,
-    ) -> Result<(u32, u32), StoreError> {
-        let key = mailbox_key(user, name);
-        // Fail before writing the body when we can; the transaction checks again.
-        if self.mailboxes.get(&key)?.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        let prefix = messages_prefix(user, name);
-        let flags = apply_flags(&[], FlagOp::Set, &message.flags).unwrap_or_default();
-        let size = message.body.len() as u64;
-        self.spool_bodies(&[message.body.as_ref()], |spooled| {
-            let offset = *spooled
-                .offsets
-                .first()
-                .ok_or_else(|| StoreError::Corrupt("spool append returned no offset".into()))?;
-            let blob_id = spooled.first_id;
-            let blob = BlobRecord {
-                segment: spooled.segment,
-                offset,
-                len: size,
-                refs: 1,
-            };
-            let trees = (
-                &self.blobs,
-                &self.segments,
-                &self.meta,
-                &self.mailboxes,
-                &self.messages,
-                &self.summaries,
-            );
-            let ids = trees.transaction(|trees| {
-                let (blobs, segments, meta, mailboxes, messages, summaries) = trees;
-                let mut info = tx_mailbox(mailboxes, &key)?;
-                let uid = info.uidnext;
-                // RFC 9051 §2.3.1.1: UIDs are never reused.
-                info.uidnext = uid
-                    .checked_add(1)
-                    .ok_or_else(|| tx_abort(StoreError::Full))?;
-                info.highest_modseq += 1;
-                info.exists += 1;
-                let record = MessageMeta {
-                    uid,
-                    size,
-                    internal_date: message.internal_date,
-                    flags: flags.clone(),
-                    modseq: info.highest_modseq,
-                    blob: BlobId(blob_id),
-                };
-                let msg_key = message_key(&prefix, uid);
-                if let Some(summary) = &message.summary {
-                    summaries.insert(msg_key.as_slice(), summary.as_slice())?;
-                }
-                messages.insert(msg_key, encode_record(&record).map_err(tx_abort)?)?;
-                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
-                blobs.insert(&blob_id.to_be_bytes()[..], &blob.encode()[..])?;
-                spooled.commit_counters(segments, meta)?;
-                Ok((info.uidvalidity, uid))
-            })?;
-            Ok(ids)
-        })
     }
 
     /// See [`Store::copy`](super::Store::copy); `and_expunge` makes it a MOVE.

@@ -81,6 +81,8 @@ pub struct SledStore {
     durability: Mutex<MetaSync>,
     /// Tickets taken by [`SledStore::durable_commit`] callers, in order.
     sync_tickets: AtomicU64,
+    /// APPENDs waiting to be committed together.
+    pub(super) appends: super::sled_append::AppendCombiner,
 }
 
 /// Bodies written and fsynced by [`SledStore::spool_bodies`], awaiting their records.
@@ -259,6 +261,7 @@ impl SledStore {
             current_segment: Mutex::new(segment_id),
             durability: Mutex::new(meta_sync),
             sync_tickets: AtomicU64::new(0),
+            appends: Default::default(),
         })
     }
 
