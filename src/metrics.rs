@@ -110,7 +110,13 @@ fn register_zeros() {
     for state in ["local", "scheduled", "deferred", "ready", "in-flight"] {
         gauge!("hermod_queue_messages", "state" => state).set(0.0);
     }
-    for kind in ["spool_writer", "queue_manager", "domain_queue", "mailbox"] {
+    for kind in [
+        "spool_writer",
+        "queue_manager",
+        "domain_queue",
+        "mailbox",
+        "imap_session",
+    ] {
         gauge!("hermod_actor_mailbox_depth", "kind" => kind).set(0.0);
     }
     gauge!("hermod_queue_oldest_age_seconds").set(0.0);

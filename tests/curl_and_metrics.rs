@@ -85,7 +85,13 @@ fn metrics_endpoint_exports_the_spine_metrics() {
     }
     // Every actor kind with a queue reports its depth, and every restartable kind its
     // restarts, from the start (at 0 until something happens).
-    for kind in ["spool_writer", "queue_manager", "domain_queue", "mailbox"] {
+    for kind in [
+        "spool_writer",
+        "queue_manager",
+        "domain_queue",
+        "mailbox",
+        "imap_session",
+    ] {
         let depth = format!("hermod_actor_mailbox_depth{{kind=\"{kind}\"}}");
         assert!(text.contains(&depth), "{depth} missing");
     }

@@ -502,6 +502,19 @@ fn imap_idle_sessions_hear_of_a_delivery() {
     assert_eq!(r["sessions_completed"], 20, "{r:#}");
     assert_eq!(r["errors"], 0, "{r:#}");
     assert_eq!(r["commands"]["IDLE"]["ok"], 20, "{r:#}");
+    // Every change sent to a session was taken by it, or dropped with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server
+        .metrics()
+        .lines()
+        .any(|l| l == "hermod_actor_mailbox_depth{kind=\"imap_session\"} 0")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "IMAP session depth never back to 0"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

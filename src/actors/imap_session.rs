@@ -139,7 +139,10 @@ impl Driver {
                                 break;
                             }
                         },
-                        Some((mailbox, event)) = inbox.recv() => session.mailbox_changed(&mailbox, event),
+                        Some((mailbox, event)) = inbox.recv() => {
+                            metrics::mailbox_depth_add("imap_session", -1.0);
+                            session.mailbox_changed(&mailbox, event);
+                        }
                     }
                 }
                 Action::Authenticate { user, password } => {
@@ -178,6 +181,11 @@ impl Driver {
         }
         if let Some(mailbox) = &self.mailbox {
             mailbox.do_send(Unwatch(self.id));
+        }
+        // Changes nobody will read leave the depth gauge with the session.
+        inbox.close();
+        while inbox.try_recv().is_ok() {
+            metrics::mailbox_depth_add("imap_session", -1.0);
         }
         conn.close().await;
     }

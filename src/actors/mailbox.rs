@@ -105,9 +105,13 @@ impl Mailbox {
             if name != mailbox {
                 return true;
             }
-            events
+            let sent = events
                 .try_send((mailbox.to_string(), event.clone()))
-                .is_ok()
+                .is_ok();
+            if sent {
+                metrics::mailbox_depth_add("imap_session", 1.0);
+            }
+            sent
         });
     }
 
