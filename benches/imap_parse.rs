@@ -12,9 +12,11 @@
 //!   stored summary, for a text/plain and a multipart message; and `summarize`, the
 //!   one-time cost at delivery and APPEND that makes this rendering cheap.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -300,19 +302,9 @@ fn imap_render(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs and no plots (rendering them takes longer than measuring): every bench of
-/// the crate together stays within a few minutes on 2 cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20)
-        .without_plots()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_config();
     targets = imap_session, imap_decode, imap_render
 }
 criterion_main!(benches);

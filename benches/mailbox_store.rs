@@ -8,8 +8,11 @@
 //! - `mailbox_read`: in a 10,000-message INBOX: `messages` (what SELECT loads),
 //!   `messages_by_uid` for 100 scattered UIDs, and `read_blob` of a 1 KiB and a 64 KiB body.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use criterion::{
@@ -181,19 +184,9 @@ fn mailbox_store(c: &mut Criterion) {
     mailbox_read(c, &store);
 }
 
-/// Short runs and no plots (rendering them takes longer than measuring): every bench of
-/// the crate together stays within a few minutes on 2 cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20)
-        .without_plots()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_config();
     targets = mailbox_store
 }
 criterion_main!(benches);

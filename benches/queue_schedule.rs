@@ -10,6 +10,9 @@
 //! - `forget_reinsert`: removing one message's jobs (`hermod queue delete`) and putting them
 //!   back, so the index stays at 10^5.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;
@@ -147,19 +150,9 @@ fn queue_schedule(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs and no plots (rendering them takes longer than measuring): every bench of
-/// the crate together stays within a few minutes on 2 cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20)
-        .without_plots()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_config();
     targets = queue_schedule
 }
 criterion_main!(benches);

@@ -7,9 +7,11 @@
 //!   line-length and bare-LF checks), fed in 16 KiB reads as a socket delivers it; the
 //!   envelope before DATA is set up outside the measurement. Throughput in bytes.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use hermod::protocol::smtp::{
@@ -181,19 +183,9 @@ fn smtp_data(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short runs and no plots (rendering them takes longer than measuring): every bench of
-/// the crate together stays within a few minutes on 2 cores.
-fn config() -> Criterion {
-    Criterion::default()
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20)
-        .without_plots()
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = support::short_config();
     targets = smtp_transaction, smtp_data
 }
 criterion_main!(benches);
