@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{message, send_raw, Client, Server, PASSWORD};
+use common::{deliver_numbered, message, send_raw, Client, Server, PASSWORD};
 
 /// The client: `perl script PORT USER PASSWORD`, prints `ok` when every check held.
 const SCRIPT: &str = r#"
@@ -132,16 +132,7 @@ print "ok\n";
 #[test]
 fn interimap_library_resyncs_with_qresync() {
     let server = Server::start();
-    for i in 1..=3 {
-        let reply = send_raw(
-            &server,
-            "s@client.test",
-            &["alice@example.test"],
-            &message(&format!("m{i}"), "x"),
-        );
-        assert!(reply.starts_with("250"), "{reply}");
-    }
-    assert_eq!(server.wait_for_messages("alice@example.test", 3), 3);
+    deliver_numbered(&server, "alice@example.test", 3);
     let script = server.dir.path().join("qresync.pl");
     std::fs::write(&script, SCRIPT).unwrap();
     let out = Command::new("perl")

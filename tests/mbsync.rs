@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{message, send_raw, Server, PASSWORD};
+use common::{deliver_numbered, Server, PASSWORD};
 
 fn mbsync(config: &Path) {
     let out = Command::new("mbsync")
@@ -37,16 +37,7 @@ fn files(dir: &Path) -> Vec<String> {
 #[test]
 fn mbsync_two_way() {
     let server = Server::start();
-    for i in 1..=3 {
-        let reply = send_raw(
-            &server,
-            "s@client.test",
-            &["alice@example.test"],
-            &message(&format!("m{i}"), "x"),
-        );
-        assert!(reply.starts_with("250"), "{reply}");
-    }
-    assert_eq!(server.wait_for_messages("alice@example.test", 3), 3);
+    deliver_numbered(&server, "alice@example.test", 3);
     let local = server.dir.path().join("maildir");
     let config = server.dir.path().join("mbsyncrc");
     let cert = server.data_dir().join("tls/cert.pem");

@@ -348,6 +348,20 @@ pub fn message(subject: &str, body: &str) -> String {
 }
 
 /// Sends one message over the MX listener with a raw client; returns the final reply.
+/// Sends messages with subjects m1..mN to `to` over SMTP and waits until all are in.
+pub fn deliver_numbered(server: &Server, to: &str, n: usize) {
+    for i in 1..=n {
+        let reply = send_raw(
+            server,
+            "s@client.test",
+            &[to],
+            &message(&format!("m{i}"), "x"),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    assert_eq!(server.wait_for_messages(to, n), n);
+}
+
 pub fn send_raw(server: &Server, from: &str, to: &[&str], data: &str) -> String {
     let mut c = Client::connect(server.addr("smtp"));
     c.expect("220");
