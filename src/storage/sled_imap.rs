@@ -96,37 +96,7 @@ impl SledStore {
         name: &str,
         uids: &[u32],
     ) -> Result<Vec<u32>, StoreError> {
-        let key = mailbox_key(user, name);
-        let prefix = messages_prefix(user, name);
-        let uids = sorted(uids);
-        let trees = (
-            &self.mailboxes,
-            &self.messages,
-            &self.summaries,
-            &self.blobs,
-            &self.segments,
-            &self.expunged,
-        );
-        let removed = trees.transaction(|trees| {
-            let (mailboxes, messages, summaries, blobs, segments, expunged) = trees;
-            let mut info = tx_mailbox(mailboxes, &key)?;
-            let removed = remove_messages(
-                (messages, summaries),
-                blobs,
-                segments,
-                expunged,
-                &prefix,
-                &uids,
-                &mut info,
-            )?;
-            if !removed.uids.is_empty() {
-                mailboxes.insert(key.as_slice(), &encode_mailbox(&info)[..])?;
-            }
-            Ok(removed)
-        })?;
-        let reclaim = self.reclaimable(removed.emptied);
-        self.durable_commit(reclaim)?;
-        Ok(removed.uids)
+        self.remove_uids(user, name, &sorted(uids), false)
     }
 
     /// See [`Store::expunge_deleted`](super::Store::expunge_deleted).
@@ -136,13 +106,31 @@ impl SledStore {
         name: &str,
         subset: Option<&[u32]>,
     ) -> Result<Vec<u32>, StoreError> {
+        let subset = subset.map(sorted);
         // Candidates from a scan; the transaction re-checks each one is still \Deleted.
         let candidates: Vec<u32> = self
             .messages_impl(user, name)?
             .into_iter()
-            .filter(|m| is_deleted(&m.flags) && subset.is_none_or(|s| s.contains(&m.uid)))
+            .filter(|m| is_deleted(&m.flags))
+            .filter(|m| {
+                subset
+                    .as_ref()
+                    .is_none_or(|s| s.binary_search(&m.uid).is_ok())
+            })
             .map(|m| m.uid)
             .collect();
+        self.remove_uids(user, name, &candidates, true)
+    }
+
+    /// Removes the messages `uids` (ascending) in one transaction, durable on return;
+    /// with `only_deleted`, those no longer flagged `\Deleted` by then are kept.
+    fn remove_uids(
+        &self,
+        user: &str,
+        name: &str,
+        uids: &[u32],
+        only_deleted: bool,
+    ) -> Result<Vec<u32>, StoreError> {
         let key = mailbox_key(user, name);
         let prefix = messages_prefix(user, name);
         let trees = (
@@ -156,9 +144,11 @@ impl SledStore {
         let removed = trees.transaction(|trees| {
             let (mailboxes, messages, summaries, blobs, segments, expunged) = trees;
             let mut info = tx_mailbox(mailboxes, &key)?;
-            let mut still = Vec::with_capacity(candidates.len());
-            for uid in &candidates {
-                if let Some(raw) = messages.get(message_key(&prefix, *uid))? {
+            let mut still = Vec::with_capacity(uids.len());
+            for uid in uids {
+                if !only_deleted {
+                    still.push(*uid);
+                } else if let Some(raw) = messages.get(message_key(&prefix, *uid))? {
                     if is_deleted(&decode_message(&raw).map_err(tx_abort)?.flags) {
                         still.push(*uid);
                     }
