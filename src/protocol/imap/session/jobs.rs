@@ -28,25 +28,7 @@ const SUMMARY_CHUNK: usize = 1024;
 #[derive(Debug)]
 pub enum Job {
     /// FETCH / UID FETCH.
-    Fetch {
-        /// Command tag.
-        tag: String,
-        /// Items asked for.
-        items: Vec<Item>,
-        /// UID FETCH.
-        uid: bool,
-        /// Sequence numbers still to answer, ascending.
-        seqs: VecDeque<u32>,
-        /// Read-only (EXAMINE): no `\Seen`.
-        read_only: bool,
-        /// The `\Seen` update was done (or not needed).
-        seen_done: bool,
-        /// Sequence numbers whose summaries or bodies were requested.
-        chunk: Vec<u32>,
-        /// The chunk's stored summaries, one per entry, once read (`None`: use those the
-        /// view kept).
-        summaries: Option<Vec<Option<Vec<u8>>>>,
-    },
+    Fetch(FetchJob),
     /// SEARCH / UID SEARCH.
     Search {
         /// Command tag.
@@ -75,10 +57,32 @@ pub enum Job {
     },
 }
 
+/// A FETCH / UID FETCH in progress: handed to the store and back as a whole.
+#[derive(Debug)]
+pub struct FetchJob {
+    /// Command tag.
+    tag: String,
+    /// Items asked for.
+    items: Vec<Item>,
+    /// UID FETCH.
+    uid: bool,
+    /// Sequence numbers still to answer, ascending.
+    seqs: VecDeque<u32>,
+    /// Read-only (EXAMINE): no `\Seen`.
+    read_only: bool,
+    /// The `\Seen` update was done (or not needed).
+    seen_done: bool,
+    /// Sequence numbers whose summaries or bodies were requested.
+    chunk: Vec<u32>,
+    /// The chunk's stored summaries, one per entry, once read (`None`: use those the view
+    /// kept).
+    summaries: Option<Vec<Option<Vec<u8>>>>,
+}
+
 impl Job {
     /// A FETCH job.
     pub fn fetch(tag: String, items: Vec<Item>, uid: bool, seqs: Vec<u32>, read_only: bool) -> Job {
-        Job::Fetch {
+        Job::Fetch(FetchJob {
             tag,
             items,
             uid,
@@ -87,7 +91,7 @@ impl Job {
             seen_done: false,
             chunk: Vec::new(),
             summaries: None,
-        }
+        })
     }
 
     /// A SEARCH job over `seqs`; `ret` (RFC 4731 RETURN options) asks for ESEARCH.
@@ -117,7 +121,9 @@ impl Job {
     /// The command tag.
     pub fn tag(&self) -> &str {
         match self {
-            Job::Fetch { tag, .. } | Job::Search { tag, .. } | Job::Store { tag, .. } => tag,
+            Job::Fetch(FetchJob { tag, .. }) | Job::Search { tag, .. } | Job::Store { tag, .. } => {
+                tag
+            }
         }
     }
 }
@@ -143,7 +149,7 @@ impl Session {
         };
         match job {
             Job::Store { tag, uid, silent } => self.finish_store(&tag, uid, silent, reply),
-            Job::Fetch { .. } => self.fetch_step(job, reply),
+            Job::Fetch(fetch) => self.fetch_step(fetch, reply),
             Job::Search { .. } => self.search_step(job, reply),
         }
     }
@@ -202,22 +208,9 @@ impl Session {
         }
     }
 
-    fn fetch_step(&mut self, job: Job, reply: Reply) {
-        let Job::Fetch {
-            tag,
-            mut items,
-            uid,
-            mut seqs,
-            read_only,
-            mut seen_done,
-            mut chunk,
-            mut summaries,
-        } = job
-        else {
-            return;
-        };
+    fn fetch_step(&mut self, mut f: FetchJob, reply: Reply) {
         // QRESYNC clients track messages by UID (RFC 7162 §3.2.10): every FETCH carries it.
-        let with_uid = uid || self.qresync;
+        let with_uid = f.uid || self.qresync;
         let State::Selected(sel) = &mut self.state else {
             return;
         };
@@ -226,10 +219,11 @@ impl Session {
                 sel.apply_flags(c);
             }
         }
-        if !seen_done {
-            seen_done = true;
-            if !read_only && items.iter().any(Item::sets_seen) {
-                let uids: Vec<u32> = seqs
+        if !f.seen_done {
+            f.seen_done = true;
+            if !f.read_only && f.items.iter().any(Item::sets_seen) {
+                let uids: Vec<u32> = f
+                    .seqs
                     .iter()
                     .filter_map(|s| sel.get(*s))
                     .filter(|m| !m.has("\\Seen"))
@@ -237,8 +231,8 @@ impl Session {
                     .collect();
                 if !uids.is_empty() {
                     // RFC 3501 §6.4.5: the changed flags are returned with the data.
-                    if !items.contains(&Item::Flags) {
-                        items.push(Item::Flags);
+                    if !f.items.contains(&Item::Flags) {
+                        f.items.push(Item::Flags);
                     }
                     let request = Request::StoreFlags {
                         mailbox: sel.name.clone(),
@@ -247,48 +241,39 @@ impl Session {
                         flags: vec!["\\Seen".to_owned()],
                         unchanged_since: None,
                     };
-                    let job = Job::Fetch {
-                        tag,
-                        items,
-                        uid,
-                        seqs,
-                        read_only,
-                        seen_done,
-                        chunk,
-                        summaries,
-                    };
-                    self.storage(request, Awaiting::Job(job));
+                    self.storage(request, Awaiting::Job(Job::Fetch(f)));
                     return;
                 }
             }
         }
         // QRESYNC clients keep per-message mod-sequences, so once it is enabled every FETCH
         // response carries MODSEQ (as with UID), not only those that ask for it.
-        let with_modseq = self.condstore && (self.qresync || items.contains(&Item::ModSeq));
-        let wants_raw = items.iter().any(Item::needs_raw);
-        let wants_summary = items.iter().any(Item::needs_summary);
+        let with_modseq = self.condstore && (self.qresync || f.items.contains(&Item::ModSeq));
+        let wants_raw = f.items.iter().any(Item::needs_raw);
+        let wants_summary = f.items.iter().any(Item::needs_summary);
         let mut blobs = VecDeque::new();
         match reply {
             Reply::Summaries(mut found) => {
                 // What the view keeps is rendered from there (no copy); the rest from here.
-                for (seq, summary) in chunk.iter().zip(found.iter_mut()) {
+                for (seq, summary) in f.chunk.iter().zip(found.iter_mut()) {
                     if let (Some(m), Some(s)) = (sel.get(*seq), summary.take()) {
                         *summary = sel.summaries.keep(m.uid, s);
                     }
                 }
-                summaries = Some(found);
-                let needs = bodies_needed(sel, &chunk, summaries.as_deref(), wants_raw);
+                f.summaries = Some(found);
+                let needs = bodies_needed(sel, &f.chunk, f.summaries.as_deref(), wants_raw);
                 // Bodies are read at most CHUNK at a time: the rest of the chunk goes back.
                 if let Some((cut, _)) = needs.iter().filter(|(_, n)| *n).nth(CHUNK) {
                     let cut = *cut;
-                    for seq in chunk.drain(cut..).rev() {
-                        seqs.push_front(seq);
+                    for seq in f.chunk.drain(cut..).rev() {
+                        f.seqs.push_front(seq);
                     }
-                    if let Some(s) = summaries.as_mut() {
+                    if let Some(s) = f.summaries.as_mut() {
                         s.truncate(cut);
                     }
                 }
-                let ids: Vec<_> = chunk
+                let ids: Vec<_> = f
+                    .chunk
                     .iter()
                     .zip(&needs)
                     .filter(|(_, (_, n))| *n)
@@ -296,17 +281,7 @@ impl Session {
                     .map(|m| m.blob)
                     .collect();
                 if !ids.is_empty() {
-                    let job = Job::Fetch {
-                        tag,
-                        items,
-                        uid,
-                        seqs,
-                        read_only,
-                        seen_done,
-                        chunk,
-                        summaries,
-                    };
-                    self.storage(Request::ReadBlobs(ids), Awaiting::Job(job));
+                    self.storage(Request::ReadBlobs(ids), Awaiting::Job(Job::Fetch(f)));
                     return;
                 }
             }
@@ -314,7 +289,7 @@ impl Session {
             _ => {}
         }
         let render_to = Rendering {
-            items: &items,
+            items: &f.items,
             with_uid,
             with_modseq,
             wants_raw,
@@ -322,22 +297,22 @@ impl Session {
         let mut out = Vec::new();
         loop {
             if render_to
-                .chunk(sel, &chunk, summaries.as_deref(), &mut blobs, &mut out)
+                .chunk(sel, &f.chunk, f.summaries.as_deref(), &mut blobs, &mut out)
                 .is_err()
             {
                 // RFC 3516 §4.3: the FETCH fails; what was sent stands. The encoding's
                 // name is the sender's text: not echoed.
                 self.out.extend(out);
                 let text = "NO [UNKNOWN-CTE] Cannot decode the part's encoding";
-                self.complete(&tag, text, uid);
+                self.complete(&f.tag, text, f.uid);
                 return;
             }
-            summaries = None;
+            f.summaries = None;
             if !wants_raw && !wants_summary {
-                for seq in seqs.drain(..) {
+                for seq in f.seqs.drain(..) {
                     if let Some(m) = sel.get(seq) {
                         // Without the raw message no BINARY item is decoded: cannot fail.
-                        let bytes = render(seq, m, &items, None, None, with_uid, with_modseq);
+                        let bytes = render(seq, m, &f.items, None, None, with_uid, with_modseq);
                         out.extend(bytes.unwrap_or_default());
                     }
                 }
@@ -345,17 +320,18 @@ impl Session {
             }
             // The next chunk of the messages still to answer that exist.
             let size = if wants_raw { CHUNK } else { SUMMARY_CHUNK };
-            chunk = Vec::with_capacity(size.min(seqs.len()));
-            while chunk.len() < size {
-                let Some(seq) = seqs.pop_front() else { break };
+            f.chunk = Vec::with_capacity(size.min(f.seqs.len()));
+            while f.chunk.len() < size {
+                let Some(seq) = f.seqs.pop_front() else { break };
                 if sel.get(seq).is_some() {
-                    chunk.push(seq);
+                    f.chunk.push(seq);
                 }
             }
-            if chunk.is_empty() {
+            if f.chunk.is_empty() {
                 break;
             }
-            let uids: Vec<u32> = chunk
+            let uids: Vec<u32> = f
+                .chunk
                 .iter()
                 .filter_map(|s| sel.get(*s))
                 .map(|m| m.uid)
@@ -368,27 +344,18 @@ impl Session {
                     uids,
                 }
             } else if wants_raw {
-                let ids = chunk.iter().filter_map(|s| sel.get(*s)).map(|m| m.blob);
+                let ids = f.chunk.iter().filter_map(|s| sel.get(*s)).map(|m| m.blob);
                 Request::ReadBlobs(ids.collect())
             } else {
                 continue;
             };
             self.out.extend(out);
-            let job = Job::Fetch {
-                tag,
-                items,
-                uid,
-                seqs,
-                read_only,
-                seen_done,
-                chunk,
-                summaries: None,
-            };
-            self.storage(request, Awaiting::Job(job));
+            f.summaries = None;
+            self.storage(request, Awaiting::Job(Job::Fetch(f)));
             return;
         }
         self.out.extend(out);
-        self.complete(&tag, "OK FETCH completed", uid);
+        self.complete(&f.tag, "OK FETCH completed", f.uid);
     }
 
     fn search_step(&mut self, job: Job, reply: Reply) {
