@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::stats::{self, Progress, Summary, Tally};
+use crate::stats::{self, Faults, Progress, Summary, Tally};
 use crate::wire::{Failure, Limits};
 
 mod idle;
@@ -125,16 +125,10 @@ pub struct MixReport {
     pub sessions_completed: u64,
     /// Sessions ended by a NO or BYE.
     pub sessions_rejected: u64,
-    /// Connection failures.
-    pub connection_errors: u64,
-    /// Operations without an answer in time.
-    pub timeouts: u64,
-    /// Junk, missing or foreign tags, BAD answers.
-    pub protocol_violations: u64,
-    /// `connection_errors + timeouts + protocol_violations`.
-    pub errors: u64,
-    /// Sessions cut short by `--max-time`.
-    pub interrupted: u64,
+    /// Failures (flattened: `connection_errors`, `timeouts`, `protocol_violations`,
+    /// `errors`, `interrupted`).
+    #[serde(flatten)]
+    pub faults: Faults,
     /// Completed sessions per second.
     pub sessions_per_sec: f64,
     /// Tagged completions (OK, NO, BAD) per second.
@@ -206,7 +200,7 @@ impl MixReport {
         let mut out = format!(
             "IMAP {:?} load on {}: {} of {} sessions completed in {:.2} s ({:.1} sessions/s, \
              {:.1} commands/s, {} users)\n\
-             rejected {}  connection errors {}  timeouts {}  protocol violations {}  interrupted {}\n\
+             rejected {}  {}\n\
              fetched {} messages ({} octets), appended {}, expunged {}\n\n",
             self.workload,
             self.target,
@@ -217,10 +211,7 @@ impl MixReport {
             self.commands_per_sec,
             self.users,
             self.sessions_rejected,
-            self.connection_errors,
-            self.timeouts,
-            self.protocol_violations,
-            self.interrupted,
+            self.faults.text(),
             self.messages_fetched,
             self.bytes_fetched,
             self.messages_appended,
@@ -558,11 +549,7 @@ async fn run_mix(cfg: ImapConfig) -> anyhow::Result<MixReport> {
         sessions: shared.sessions.load(Ordering::Relaxed),
         sessions_completed: c.ok,
         sessions_rejected: c.rejected(),
-        connection_errors: c.connection_errors,
-        timeouts: c.timeouts,
-        protocol_violations: c.protocol_violations,
-        errors: c.errors(),
-        interrupted: c.interrupted,
+        faults: c.faults(),
         sessions_per_sec: stats::per_sec(c.ok, elapsed),
         commands_per_sec: stats::per_sec(completions, elapsed),
         messages_fetched: shared.fetched.load(Ordering::Relaxed),

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::stats::{self, Latencies, Progress, Summary, Tally};
+use crate::stats::{self, Faults, Latencies, Progress, Summary, Tally};
 use crate::wire::{excerpt, Conn, Failure, Limits};
 
 /// RFC 1939 §3 limits responses to 512 octets; message lines may be longer in the wild.
@@ -134,16 +134,10 @@ pub struct Pop3Report {
     pub sessions_completed: u64,
     /// Sessions ended by an `-ERR` (login refused, maildrop locked, ...).
     pub sessions_rejected: u64,
-    /// Connection failures.
-    pub connection_errors: u64,
-    /// Operations without an answer in time.
-    pub timeouts: u64,
-    /// Garbage or malformed answers.
-    pub protocol_violations: u64,
-    /// `connection_errors + timeouts + protocol_violations`.
-    pub errors: u64,
-    /// Sessions cut short by `--max-time`.
-    pub interrupted: u64,
+    /// Failures (flattened: `connection_errors`, `timeouts`, `protocol_violations`,
+    /// `errors`, `interrupted`).
+    #[serde(flatten)]
+    pub faults: Faults,
     /// Completed sessions per second.
     pub sessions_per_sec: f64,
     /// Messages retrieved.
@@ -174,7 +168,7 @@ impl Pop3Report {
     pub fn table(&self) -> String {
         let mut out = format!(
             "POP3 load on {}: {} of {} sessions completed in {:.2} s ({:.1} sessions/s, {} users)\n\
-             rejected {}  connection errors {}  timeouts {}  protocol violations {}  interrupted {}\n\
+             rejected {}  {}\n\
              retrieved {} messages ({} octets), deleted {}\n\n",
             self.target,
             self.sessions_completed,
@@ -183,10 +177,7 @@ impl Pop3Report {
             self.sessions_per_sec,
             self.users,
             self.sessions_rejected,
-            self.connection_errors,
-            self.timeouts,
-            self.protocol_violations,
-            self.interrupted,
+            self.faults.text(),
             self.messages_retrieved,
             self.bytes_retrieved,
             self.messages_deleted,
@@ -486,11 +477,7 @@ pub async fn run(cfg: Pop3Config) -> anyhow::Result<Pop3Report> {
         sessions: shared.sessions.load(Ordering::Relaxed),
         sessions_completed: c.ok,
         sessions_rejected: c.rejected(),
-        connection_errors: c.connection_errors,
-        timeouts: c.timeouts,
-        protocol_violations: c.protocol_violations,
-        errors: c.errors(),
-        interrupted: c.interrupted,
+        faults: c.faults(),
         sessions_per_sec: stats::per_sec(c.ok, elapsed),
         messages_retrieved: shared.retrieved.load(Ordering::Relaxed),
         bytes_retrieved: shared.bytes.load(Ordering::Relaxed),

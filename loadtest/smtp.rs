@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use crate::stats::{self, Counts, Latencies, Progress, Summary, Tally};
+use crate::stats::{self, Counts, Faults, Latencies, Progress, Summary, Tally};
 use crate::wire::{Conn, Failure, Limits};
 
 mod reply;
@@ -83,16 +83,10 @@ pub struct SmtpReport {
     pub accepted: u64,
     /// Refused messages by reply class (`4xx`, `5xx`).
     pub rejected: Rejected,
-    /// Connection failures.
-    pub connection_errors: u64,
-    /// Operations without an answer in time.
-    pub timeouts: u64,
-    /// Garbage replies, unexpected codes, bare LF, overlong lines.
-    pub protocol_violations: u64,
-    /// `connection_errors + timeouts + protocol_violations`.
-    pub errors: u64,
-    /// Messages cut short by `--max-time`.
-    pub interrupted: u64,
+    /// Failures (flattened: `connection_errors`, `timeouts`, `protocol_violations`,
+    /// `errors`, `interrupted`).
+    #[serde(flatten)]
+    pub faults: Faults,
     /// Connections opened.
     pub connections: u64,
     /// Accepted messages per second.
@@ -128,7 +122,7 @@ impl SmtpReport {
     pub fn table(&self) -> String {
         let mut out = format!(
             "SMTP load on {}: {} of {} messages accepted in {:.2} s ({:.1} msg/s, {} connections)\n\
-             rejected 4xx {}  5xx {}  connection errors {}  timeouts {}  protocol violations {}  interrupted {}\n\n",
+             rejected 4xx {}  5xx {}  {}\n\n",
             self.target,
             self.accepted,
             self.requested,
@@ -137,10 +131,7 @@ impl SmtpReport {
             self.connections,
             self.rejected.transient,
             self.rejected.permanent,
-            self.connection_errors,
-            self.timeouts,
-            self.protocol_violations,
-            self.interrupted,
+            self.faults.text(),
         );
         out += &stats::latency_table(
             "step",
@@ -483,11 +474,7 @@ pub async fn run(cfg: SmtpConfig) -> anyhow::Result<SmtpReport> {
             transient: c.rejected_4xx,
             permanent: c.rejected_5xx,
         },
-        connection_errors: c.connection_errors,
-        timeouts: c.timeouts,
-        protocol_violations: c.protocol_violations,
-        errors: c.errors(),
-        interrupted: c.interrupted,
+        faults: c.faults(),
         connections: shared.connections.load(Ordering::Relaxed),
         throughput_per_sec: stats::per_sec(c.ok, elapsed),
         bytes_accepted: shared.bytes.load(Ordering::Relaxed),
@@ -587,7 +574,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            (report.accepted, report.errors, report.connections),
+            (report.accepted, report.faults.errors, report.connections),
             (30, 0, 3)
         );
         assert_eq!(report.latency["mail"].count, 30);
@@ -596,7 +583,7 @@ mod tests {
         let report = run(config(target, "reject@example.test")).await.unwrap();
         assert_eq!(report.accepted, 0);
         assert_eq!(report.rejected.permanent, 30);
-        assert_eq!((report.errors, report.connections), (0, 3));
+        assert_eq!((report.faults.errors, report.connections), (0, 3));
         assert!(!report.succeeded());
         assert!(report.table().contains("rcpt: rejected with 5xx"));
     }

@@ -174,6 +174,42 @@ impl Counts {
     pub fn rejected(&self) -> u64 {
         self.rejected_4xx + self.rejected_5xx + self.rejected_err
     }
+
+    /// The failure counters as every report shows them.
+    pub fn faults(&self) -> Faults {
+        Faults {
+            connection_errors: self.connection_errors,
+            timeouts: self.timeouts,
+            protocol_violations: self.protocol_violations,
+            errors: self.errors(),
+            interrupted: self.interrupted,
+        }
+    }
+}
+
+/// The failures every mode reports, flattened into its JSON object.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Faults {
+    /// Connection failures.
+    pub connection_errors: u64,
+    /// Operations without an answer in time.
+    pub timeouts: u64,
+    /// Answers that break the protocol: junk, malformed replies, foreign tags, BAD.
+    pub protocol_violations: u64,
+    /// `connection_errors + timeouts + protocol_violations`.
+    pub errors: u64,
+    /// Work cut short by `--max-time`.
+    pub interrupted: u64,
+}
+
+impl Faults {
+    /// The counters for a summary table.
+    pub fn text(&self) -> String {
+        format!(
+            "connection errors {}  timeouts {}  protocol violations {}  interrupted {}",
+            self.connection_errors, self.timeouts, self.protocol_violations, self.interrupted
+        )
+    }
 }
 
 impl Tally {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::reply::Kind;
 use super::session::{Endpoint, Recorder, Session};
 use super::{command_reports, endpoint, refusals_text, CommandReport, ImapConfig};
-use crate::stats::{self, Latencies, Progress, Tally};
+use crate::stats::{self, Faults, Latencies, Progress, Tally};
 use crate::wire::Failure;
 
 /// Steps of an idle session in order; `IDLE` is timed to the continuation request.
@@ -47,16 +47,10 @@ pub struct IdleReport {
     pub sessions_completed: u64,
     /// Sessions ended by a NO or BYE.
     pub sessions_rejected: u64,
-    /// Connection failures.
-    pub connection_errors: u64,
-    /// Operations without an answer in time.
-    pub timeouts: u64,
-    /// Junk, missing or foreign tags, BAD answers.
-    pub protocol_violations: u64,
-    /// `connection_errors + timeouts + protocol_violations`.
-    pub errors: u64,
-    /// Sessions cut short by `--max-time`.
-    pub interrupted: u64,
+    /// Failures (flattened: `connection_errors`, `timeouts`, `protocol_violations`,
+    /// `errors`, `interrupted`).
+    #[serde(flatten)]
+    pub faults: Faults,
     /// Per-command counts and latency.
     pub commands: BTreeMap<&'static str, CommandReport>,
     /// Error texts with their counts (at most 20 distinct).
@@ -71,7 +65,7 @@ impl IdleReport {
         let mut out = format!(
             "IMAP IDLE on {}: {} of {} sessions reached IDLE in {:.2} s, {} users\n\
              EXISTS seen {} (by {} sessions), completed {}\n\
-             rejected {}  connection errors {}  timeouts {}  protocol violations {}  interrupted {}\n\n",
+             rejected {}  {}\n\n",
             self.target,
             self.sessions_idling,
             self.sessions,
@@ -81,10 +75,7 @@ impl IdleReport {
             self.sessions_notified,
             self.sessions_completed,
             self.sessions_rejected,
-            self.connection_errors,
-            self.timeouts,
-            self.protocol_violations,
-            self.interrupted,
+            self.faults.text(),
         );
         out += &stats::latency_table(
             "command",
@@ -281,11 +272,7 @@ pub async fn run(cfg: ImapConfig) -> anyhow::Result<IdleReport> {
         sessions_notified: shared.notified.load(Ordering::Relaxed),
         sessions_completed: c.ok,
         sessions_rejected: c.rejected(),
-        connection_errors: c.connection_errors,
-        timeouts: c.timeouts,
-        protocol_violations: c.protocol_violations,
-        errors: c.errors(),
-        interrupted: c.interrupted,
+        faults: c.faults(),
         commands: command_reports(&STEPS, &rec, elapsed),
         error_samples: shared.tally.samples(),
         lat: rec.lat,
