@@ -16,7 +16,6 @@ use crate::storage::{Notify, Ret};
 
 /// How long an idle worker keeps its connection for more work before closing it.
 const LINGER: Duration = Duration::from_secs(2);
-const LINGER_STEP: Duration = Duration::from_millis(100);
 
 /// The worker actor.
 pub struct DeliveryWorker {
@@ -62,22 +61,11 @@ struct TlsPolicy {
 
 async fn work(queue: Addr<DomainQueue>, outbound: Arc<Outbound>) {
     let mut open: Option<Open> = None;
-    let mut idle_since: Option<Instant> = None;
     loop {
-        let next = match queue.send(NextJob).await {
-            Ok(next) => next,
-            Err(_) => break,
+        // Keeps the connection a moment while idle: more mail for this destination is likely.
+        let Ok(Some((job, route))) = queue.send(NextJob { linger: LINGER }).await else {
+            break;
         };
-        let Some((job, route)) = next else {
-            // Keep the connection a moment: more mail for this destination is likely.
-            let since = *idle_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= LINGER {
-                break;
-            }
-            tokio::time::sleep(LINGER_STEP).await;
-            continue;
-        };
-        idle_since = None;
         let started = Instant::now();
         let report = deliver(&outbound, &mut open, job, &route).await;
         metrics::delivery_duration(started.elapsed().as_secs_f64());

@@ -6,8 +6,10 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 
 use super::delivery_worker::DeliveryWorker;
 use super::job::Job;
@@ -53,10 +55,16 @@ pub struct Enqueue {
     pub route: Arc<Route>,
 }
 
-/// A worker asks for its next job; `None` when there is none.
+/// A worker asks for its next job, waiting up to `linger` for one to arrive; `None` when
+/// none came (the worker then closes its connection and stops).
 #[derive(Message)]
 #[rtype(result = "Option<(Job, Arc<Route>)>")]
-pub struct NextJob;
+pub struct NextJob {
+    /// How long an idle worker waits for more work to the same destination.
+    pub linger: Duration,
+}
+
+type Ready = (Job, Arc<Route>);
 
 /// A worker has stopped.
 #[derive(Message)]
@@ -67,9 +75,11 @@ pub struct WorkerStopped;
 pub struct DomainQueue {
     key: String,
     outbound: Arc<Outbound>,
-    ready: VecDeque<(Job, Arc<Route>)>,
+    ready: VecDeque<Ready>,
+    /// Idle workers parked until a job arrives (oldest first: it holds the oldest
+    /// connection, which is the one most worth reusing before it times out).
+    idle: VecDeque<oneshot::Sender<Ready>>,
     workers: usize,
-    busy: usize,
 }
 
 impl DomainQueue {
@@ -79,9 +89,31 @@ impl DomainQueue {
             key,
             outbound,
             ready: VecDeque::new(),
+            idle: VecDeque::new(),
             workers: 0,
-            busy: 0,
         }
+    }
+
+    /// Hands waiting jobs to parked workers. A worker whose wait ended meanwhile has
+    /// dropped its receiver: the job comes back and goes to the next one.
+    fn wake_idle(&mut self) {
+        while !self.ready.is_empty() {
+            let Some(worker) = self.idle.pop_front() else {
+                return;
+            };
+            let Some(job) = self.ready.pop_front() else {
+                return;
+            };
+            match worker.send(job) {
+                Ok(()) => Self::taken(),
+                Err(job) => self.ready.push_front(job),
+            }
+        }
+    }
+
+    fn taken() {
+        crate::metrics::queue_state("ready", -1.0);
+        crate::metrics::mailbox_depth_add("domain_queue", -1.0);
     }
 }
 
@@ -105,10 +137,9 @@ impl Handler<Enqueue> for DomainQueue {
         self.ready.push_back((msg.job, msg.route));
         crate::metrics::queue_state("ready", 1.0);
         crate::metrics::mailbox_depth_add("domain_queue", 1.0);
-        // One more connection while there is more waiting than connections open.
-        if self.workers < self.outbound.connections
-            && self.ready.len() > self.workers - self.busy.min(self.workers)
-        {
+        self.wake_idle();
+        // One more connection while jobs wait that no idle worker took.
+        if self.workers < self.outbound.connections && !self.ready.is_empty() {
             self.workers += 1;
             let worker =
                 DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound));
@@ -119,15 +150,17 @@ impl Handler<Enqueue> for DomainQueue {
 }
 
 impl Handler<NextJob> for DomainQueue {
-    type Result = Option<(Job, Arc<Route>)>;
+    type Result = ResponseFuture<Option<Ready>>;
 
-    fn handle(&mut self, _: NextJob, _ctx: &mut Context<Self>) -> Self::Result {
-        let next = self.ready.pop_front();
-        if next.is_some() {
-            crate::metrics::queue_state("ready", -1.0);
-            crate::metrics::mailbox_depth_add("domain_queue", -1.0);
+    fn handle(&mut self, next: NextJob, _ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(job) = self.ready.pop_front() {
+            Self::taken();
+            return Box::pin(async move { Some(job) });
         }
-        next
+        // Parked, not polling: a job enqueued later is handed over at once.
+        let (tx, rx) = oneshot::channel();
+        self.idle.push_back(tx);
+        Box::pin(async move { tokio::time::timeout(next.linger, rx).await.ok()?.ok() })
     }
 }
 
@@ -136,10 +169,11 @@ impl Handler<WorkerStopped> for DomainQueue {
 
     fn handle(&mut self, _: WorkerStopped, ctx: &mut Context<Self>) {
         self.workers = self.workers.saturating_sub(1);
+        self.idle.retain(|worker| !worker.is_closed());
         // A worker that gave up while jobs remain (it raced a late Enqueue) is replaced.
-        if self.workers == 0 && !self.ready.is_empty() {
+        if self.workers < self.outbound.connections && !self.ready.is_empty() {
             crate::metrics::actor_restart("delivery_worker");
-            self.workers = 1;
+            self.workers += 1;
             DeliveryWorker::new(self.key.clone(), ctx.address(), Arc::clone(&self.outbound))
                 .start();
         }

@@ -527,6 +527,7 @@ macro_rules! contract_tests {
                 delay_notice_is_recorded_once,
                 delete_queued_drops_the_record,
                 retry_now_makes_pending_recipients_due,
+                outcome_batch_applies_each_item,
                 list_mailboxes_with_special_use,
                 delete_mailbox_rules,
                 rename_moves_inferiors,

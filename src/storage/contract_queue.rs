@@ -212,3 +212,42 @@ pub(super) fn retry_now_makes_pending_recipients_due(store: &dyn Store) {
     apply(store, &[update(id, 0, failed()), update(id, 1, failed())]);
     assert!(!store.retry_now(id).unwrap());
 }
+
+/// Outcomes for several messages come in one list: two recipients of one message in the
+/// same list both count, and a bad item fails alone while the rest are applied.
+pub(super) fn outcome_batch_applies_each_item(store: &dyn Store) {
+    let ids = store
+        .spool(vec![
+            message(
+                "two",
+                vec![
+                    remote("a@far.example", "far.example"),
+                    remote("b@far.example", "far.example"),
+                ],
+            ),
+            message("one", vec![remote("c@near.example", "near.example")]),
+        ])
+        .unwrap();
+    let blob = store.queued_message(ids[0]).unwrap().unwrap().blob;
+    let out = apply(
+        store,
+        &[
+            update(ids[0], 0, delivered()),
+            update(ids[1], 9, delivered()),
+            update(ids[0], 1, failed()),
+            update(ids[1], 0, deferred(1_000)),
+        ],
+    );
+    assert!(
+        matches!(
+            out[..],
+            [Ok(true), Err(StoreError::NotFound), Ok(true), Ok(true)]
+        ),
+        "{out:?}"
+    );
+    assert_eq!(store.queued_message(ids[0]).unwrap(), None);
+    assert!(matches!(store.read_blob(blob), Err(StoreError::NotFound)));
+    let left = status(store, ids[1], 0);
+    assert!(left.is_pending());
+    assert_eq!((left.attempts, left.next_attempt), (1, 1_000));
+}

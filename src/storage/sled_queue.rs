@@ -2,6 +2,9 @@
 //! rescheduling queued messages. Each change is one sled transaction on the queue record
 //! (plus the blob and segment counts when the record goes), made durable before return.
 
+use std::time::Duration;
+
+use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use super::codec::{be_u64, decode_queued, encode_queued};
@@ -10,44 +13,60 @@ use super::sled_store::SledStore;
 use super::types::{QueueId, QueuedMessage};
 use super::{RecipientUpdate, StoreError};
 
+/// How long recorded outcomes wait to share another caller's flush before making their own.
+/// Nobody waits on them but the queue manager, which batches the reports meanwhile.
+const OUTCOME_LINGER: Duration = Duration::from_millis(5);
+
 impl SledStore {
-    /// Record remote outcomes, one transaction per item, one durable commit at the end.
+    /// Record remote outcomes in one transaction (each sled transaction writes and syncs
+    /// its log twice, so one per item would cost two log writes per recipient), and one
+    /// durable commit. If an item cannot be applied (a bad index, a corrupt record), the
+    /// batch is redone one transaction per item, so only that item fails.
     pub(super) fn update_recipients_impl(
         &self,
         items: &[RecipientUpdate],
     ) -> Result<Vec<Result<bool, StoreError>>, StoreError> {
+        let batch = (&self.queue, &self.blobs, &self.segments).transaction(|trees| {
+            items
+                .iter()
+                .map(|item| apply_update(trees, item))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let (results, emptied) = match split_tx(batch)? {
+            Ok(applied) => {
+                let emptied = applied.iter().filter_map(|(_, seg)| *seg).collect();
+                (
+                    applied
+                        .into_iter()
+                        .map(|(changed, _)| Ok(changed))
+                        .collect(),
+                    emptied,
+                )
+            }
+            Err(_) => self.update_each(items)?,
+        };
+        let reclaim = self.reclaimable(emptied);
+        self.durable_commit_lingering(reclaim, OUTCOME_LINGER)?;
+        Ok(results)
+    }
+
+    /// The fallback of [`SledStore::update_recipients_impl`]: a transaction per item.
+    #[allow(clippy::type_complexity)]
+    fn update_each(
+        &self,
+        items: &[RecipientUpdate],
+    ) -> Result<(Vec<Result<bool, StoreError>>, Vec<u64>), StoreError> {
         let mut results = Vec::with_capacity(items.len());
         let mut emptied = Vec::new();
         for item in items {
-            let key = item.queue_id.to_be_bytes();
-            let outcome = (&self.queue, &self.blobs, &self.segments).transaction(
-                |(queue, blobs, segments)| {
-                    let Some(raw) = queue.get(key)? else {
-                        return Ok((false, None));
-                    };
-                    let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
-                    if !msg
-                        .apply_outcome(item.rcpt, &item.outcome)
-                        .map_err(tx_abort)?
-                    {
-                        return Ok((false, None));
-                    }
-                    if msg.has_pending() {
-                        queue.insert(&key[..], encode_queued(&msg).map_err(tx_abort)?)?;
-                        return Ok((true, None));
-                    }
-                    queue.remove(&key[..])?;
-                    Ok((true, drop_blob_ref(blobs, segments, msg.blob)?))
-                },
-            );
+            let outcome = (&self.queue, &self.blobs, &self.segments)
+                .transaction(|trees| apply_update(trees, item));
             results.push(split_tx(outcome)?.map(|(changed, seg)| {
                 emptied.extend(seg);
                 changed
             }));
         }
-        let reclaim = self.reclaimable(emptied);
-        self.durable_commit(reclaim)?;
-        Ok(results)
+        Ok((results, emptied))
     }
 
     /// Every queue entry with a Pending recipient, in id order.
@@ -109,4 +128,29 @@ impl SledStore {
         self.durable_commit(Vec::new())?;
         Ok(changed)
     }
+}
+
+/// One recipient's outcome inside a transaction: whether it changed anything, and the
+/// segment whose last blob went with the message.
+fn apply_update(
+    (queue, blobs, segments): &(TransactionalTree, TransactionalTree, TransactionalTree),
+    item: &RecipientUpdate,
+) -> ConflictableTransactionResult<(bool, Option<u64>), StoreError> {
+    let key = item.queue_id.to_be_bytes();
+    let Some(raw) = queue.get(key)? else {
+        return Ok((false, None));
+    };
+    let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
+    if !msg
+        .apply_outcome(item.rcpt, &item.outcome)
+        .map_err(tx_abort)?
+    {
+        return Ok((false, None));
+    }
+    if msg.has_pending() {
+        queue.insert(&key[..], encode_queued(&msg).map_err(tx_abort)?)?;
+        return Ok((true, None));
+    }
+    queue.remove(&key[..])?;
+    Ok((true, drop_blob_ref(blobs, segments, msg.blob)?))
 }

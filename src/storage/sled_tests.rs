@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -340,4 +341,42 @@ fn reopen_keeps_retry_state() {
         store.read_blob(deleted_blob),
         Err(StoreError::NotFound)
     ));
+}
+
+/// A lingering commit is covered by another caller's flush: it returns when that flush
+/// completes, long before its own linger (an hour here) would end.
+#[test]
+fn lingering_commit_rides_on_another_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let waiter = Arc::clone(&store);
+    let thread = std::thread::spawn(move || {
+        let result = waiter.durable_commit_lingering(Vec::new(), Duration::from_secs(3600));
+        let _ = done_tx.send(result.is_ok());
+    });
+    // Until the waiter has taken its ticket, a flush may not cover it: keep flushing
+    // until it reports back.
+    let answer = loop {
+        store.durable_commit(Vec::new()).unwrap();
+        match done_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(ok) => break ok,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(e) => panic!("waiter gone: {e}"),
+        }
+    };
+    assert!(answer);
+    thread.join().unwrap();
+}
+
+/// With nobody else flushing, a lingering commit makes its own flush after the linger.
+#[test]
+fn lingering_commit_flushes_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .durable_commit_lingering(Vec::new(), Duration::from_millis(1))
+        .unwrap();
+    let (covered, taken) = store.sync_state();
+    assert_eq!(covered, taken, "every ticket is covered after the commit");
 }
