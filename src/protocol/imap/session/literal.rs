@@ -18,7 +18,7 @@ use super::LiteralStep;
 
 /// A streamed literal being received.
 #[derive(Debug)]
-pub(crate) struct Streaming {
+pub(super) struct Streaming {
     /// The command up to the literal, announced empty (`{0}`): the rest is added at the
     /// end and the whole parsed.
     command: Vec<u8>,

@@ -57,8 +57,7 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
             let (v, u) = store.append(USER, &mailbox, message)?;
             Reply::Appended(v, u)
         }
-        // The harness made it a plain APPEND if it kept a literal.
-        Request::AppendSpooled { .. } => return Err(StoreError::NotFound),
+        Request::AppendSpooled { .. } => unreachable!("Harness::with_literal made it an Append"),
         Request::StoreFlags {
             mailbox,
             uids,
