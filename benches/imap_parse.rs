@@ -196,6 +196,7 @@ fn run_session(config: &Arc<SessionConfig>, mailbox: &Mailbox, writes: &[Vec<u8>
                 Action::Authenticate { user, .. } => session.auth_done(Some(user)),
                 Action::Storage(request) => session.storage_done(mailbox.answer(request)),
                 Action::StartTls => unreachable!("the script does not use STARTTLS"),
+                Action::Literal(_) => unreachable!("the script has no large literal"),
             }
         }
     }

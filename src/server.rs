@@ -63,6 +63,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             .await
             .map_err(io::Error::other)??,
     );
+    // After the store's lock: no other server uses this data directory.
+    crate::actors::literal_file::prepare(&config.data_dir)?;
 
     let directory = Arc::new(Directory::new(
         &config.domains,

@@ -2,11 +2,13 @@
 //! [`imap::Session`](crate::protocol::imap::session::Session), runs its storage requests on
 //! the blocking pool for the logged-in user, and connects it to its account's [`Mailbox`]
 //! actor, which forwards changes made elsewhere (deliveries, other sessions, POP3) while
-//! the session waits for input — IDLE included, without polling.
+//! the session waits for input — IDLE included, without polling. Large APPEND literals go
+//! to a [`LiteralFile`] as they arrive, and the APPEND takes its body from there.
 //!
 //! [`Mailbox`]: super::Mailbox
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,12 +18,16 @@ use tokio::sync::mpsc;
 
 use super::connection::{Connection, Read};
 use super::imap_storage::{self, canonical};
+use super::literal_file::{self, LiteralFile};
 use super::mailbox::{Mailbox, Publish, Unwatch, Watch};
 use super::session::Connected;
 use super::Services;
 use crate::metrics::{self, SessionGauge};
 use crate::net::ListenerRole;
-use crate::protocol::imap::session::{Action, MailboxEvent, Request, Session};
+use crate::protocol::imap::session::{
+    Action, LiteralStep, MailboxEvent, Reply, Request, Session, StoreErrorKind,
+};
+use crate::storage::StoreError;
 
 /// Changes waiting for a session; a session that falls this far behind stops watching.
 const EVENT_QUEUE: usize = 1024;
@@ -36,6 +42,8 @@ pub async fn run(c: Connected) {
     let (events, inbox) = mpsc::channel(EVENT_QUEUE);
     let driver = Driver {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        literal_dir: literal_file::dir(&c.services.config.data_dir),
+        literal: None,
         services: c.services,
         role: c.role,
         plaintext_allowed: c.peer.ip().is_loopback(),
@@ -91,6 +99,10 @@ struct Driver {
     /// The account's actor, once logged in.
     mailbox: Option<Addr<Mailbox>>,
     events: mpsc::Sender<(String, MailboxEvent)>,
+    /// Where large literals are kept.
+    literal_dir: PathBuf,
+    /// The large literal being received, or received and awaiting its APPEND.
+    literal: Option<LiteralFile>,
 }
 
 impl Driver {
@@ -162,6 +174,7 @@ impl Driver {
                     let result = self.storage(request).await;
                     session.storage_done(result);
                 }
+                Action::Literal(step) => self.literal_step(step).await,
                 Action::StartTls => {
                     let ok = conn
                         .start_tls(&svc.tls, timeouts.tls_handshake)
@@ -179,6 +192,10 @@ impl Driver {
         if idling {
             metrics::imap_idle(-1.0);
         }
+        // Mid-literal: the client left, went quiet, or the server is stopping.
+        if let Some(literal) = self.literal.take() {
+            literal.remove().await;
+        }
         if let Some(mailbox) = &self.mailbox {
             mailbox.do_send(Unwatch(self.id));
         }
@@ -190,16 +207,60 @@ impl Driver {
         conn.close().await;
     }
 
+    /// Carries out a step of keeping a large literal. Each write is awaited before the
+    /// session reads on: the disk sets the pace, not memory.
+    async fn literal_step(&mut self, step: LiteralStep) {
+        match step {
+            LiteralStep::Begin => {
+                if let Some(stale) = self.literal.take() {
+                    stale.remove().await;
+                }
+                self.literal = Some(LiteralFile::create(&self.literal_dir).await);
+            }
+            LiteralStep::Chunk(bytes) => {
+                if let Some(literal) = &mut self.literal {
+                    literal.write(&bytes).await;
+                }
+            }
+            LiteralStep::Discard => {
+                if let Some(literal) = self.literal.take() {
+                    literal.remove().await;
+                }
+            }
+        }
+    }
+
+    /// The kept literal of a [`Request::AppendSpooled`], complete on disk, and the turn
+    /// to parse it (see [`Services::large_appends`](super::Services)).
+    async fn take_literal(
+        &mut self,
+    ) -> Result<(LiteralFile, tokio::sync::OwnedSemaphorePermit), StoreErrorKind> {
+        let Some(mut literal) = self.literal.take() else {
+            return Err(StoreErrorKind::Failed);
+        };
+        if let Err(e) = literal.finish().await {
+            literal.remove().await;
+            return Err(StoreErrorKind::from(&StoreError::from(e)));
+        }
+        let turns = Arc::clone(&self.services.large_appends);
+        match turns.acquire_owned().await {
+            Ok(permit) => Ok((literal, permit)),
+            Err(_) => {
+                literal.remove().await;
+                Err(StoreErrorKind::Failed)
+            }
+        }
+    }
+
     /// Runs a storage request for the logged-in user, then tells the account's other
     /// sessions what it changed; a SELECT/EXAMINE also starts watching that mailbox.
-    async fn storage(
-        &mut self,
-        request: Request,
-    ) -> Result<crate::protocol::imap::session::Reply, crate::protocol::imap::session::StoreErrorKind>
-    {
-        use crate::protocol::imap::session::StoreErrorKind;
+    async fn storage(&mut self, request: Request) -> Result<Reply, StoreErrorKind> {
         let Some(user) = self.user.clone() else {
             return Err(StoreErrorKind::Failed);
+        };
+        let literal = match request {
+            Request::AppendSpooled { .. } => Some(self.take_literal().await?),
+            _ => None,
         };
         let watch = match &request {
             // Only SELECT/EXAMINE move the watch: STATUS and LIST-STATUS read other
@@ -213,7 +274,12 @@ impl Driver {
         let store = Arc::clone(&self.services.store);
         let now = chrono::Utc::now().timestamp();
         let (result, events) = tokio::task::spawn_blocking(move || {
-            imap_storage::execute(store.as_ref(), &user, request, now)
+            let path = literal.as_ref().map(|(file, _)| file.path());
+            let done = imap_storage::execute(store.as_ref(), &user, request, path, now);
+            // The file goes here, off the arbiter, whatever the outcome (and on a panic,
+            // with the closure).
+            drop(literal);
+            done
         })
         .await
         .unwrap_or_else(|_| (Err(StoreErrorKind::Failed), Vec::new()));

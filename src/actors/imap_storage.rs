@@ -1,8 +1,13 @@
 //! Carries out an IMAP session's storage requests for its logged-in user, and says which
 //! changes other sessions watching the same mailbox must hear about.
 
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::protocol::imap::encoded_summary;
 use crate::protocol::imap::session::{MailboxEvent, Reply, Request, StoreErrorKind};
-use crate::storage::{is_inbox, Store, StoreError};
+use crate::storage::{is_inbox, AppendMessage, Store, StoreError};
 
 /// The canonical name of a mailbox: INBOX in any case is "INBOX" (RFC 3501 §5.1).
 pub fn canonical(name: &str) -> String {
@@ -13,16 +18,19 @@ pub fn canonical(name: &str) -> String {
     }
 }
 
-/// Runs `request` for `user`; blocking. `now` is used for an APPEND without a date.
-/// Returns the reply and the changes to publish (mailbox, event).
+/// Runs `request` for `user`; blocking. `literal` is the file holding the literal of a
+/// [`Request::AppendSpooled`] (read, not removed); `now` is used for an APPEND without a
+/// date. Returns the reply and the changes to publish (mailbox, event).
 pub fn execute(
     store: &dyn Store,
     user: &str,
     request: Request,
+    literal: Option<&Path>,
     now: i64,
 ) -> (Result<Reply, StoreErrorKind>, Vec<(String, MailboxEvent)>) {
     let mut events = Vec::new();
-    let result = run(store, user, request, now, &mut events).map_err(|e| StoreErrorKind::from(&e));
+    let result =
+        run(store, user, request, literal, now, &mut events).map_err(|e| StoreErrorKind::from(&e));
     (result, events)
 }
 
@@ -30,6 +38,7 @@ fn run(
     store: &dyn Store,
     user: &str,
     request: Request,
+    literal: Option<&Path>,
     now: i64,
     events: &mut Vec<(String, MailboxEvent)>,
 ) -> Result<Reply, StoreError> {
@@ -85,9 +94,30 @@ fn run(
             }
             let name = canonical(&mailbox);
             let (validity, uid) = store.append(user, &name, message)?;
-            let appended = store.messages_by_uid(user, &name, &[uid])?;
-            events.push((name, MailboxEvent::Appended(appended)));
-            Reply::Appended(validity, uid)
+            appended(store, user, name, validity, uid, events)?
+        }
+        Request::AppendSpooled {
+            mailbox,
+            flags,
+            internal_date,
+            date_given,
+        } => {
+            let file =
+                literal.ok_or_else(|| StoreError::Io(std::io::Error::other("no literal")))?;
+            let name = canonical(&mailbox);
+            // Before parsing many MiB: the APPEND may fail on its mailbox.
+            store.mailbox(user, &name)?.ok_or(StoreError::NotFound)?;
+            // mail-parser needs the whole message; the copy lives only for the summary
+            // (the caller bounds how many do at once), the store copies the file itself.
+            let summary = encoded_summary(&std::fs::read(file)?);
+            let message = AppendMessage {
+                body: Bytes::new(),
+                flags,
+                internal_date: if date_given { internal_date } else { now },
+                summary,
+            };
+            let (validity, uid) = store.append_file(user, &name, file, message)?;
+            appended(store, user, name, validity, uid, events)?
         }
         Request::StoreFlags {
             mailbox,
@@ -145,6 +175,20 @@ fn run(
     })
 }
 
+/// An APPEND's reply, with the new message announced to the mailbox's other sessions.
+fn appended(
+    store: &dyn Store,
+    user: &str,
+    name: String,
+    validity: u32,
+    uid: u32,
+    events: &mut Vec<(String, MailboxEvent)>,
+) -> Result<Reply, StoreError> {
+    let appended = store.messages_by_uid(user, &name, &[uid])?;
+    events.push((name, MailboxEvent::Appended(appended)));
+    Ok(Reply::Appended(validity, uid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +206,45 @@ mod tests {
     }
 
     #[test]
+    fn a_spooled_append_reads_the_literal_file() {
+        let store = MemoryStore::new();
+        let info = store.create_mailbox("u", "INBOX").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let literal = dir.path().join("1.literal");
+        let raw = b"From: a@example.org\r\nSubject: spooled\r\n\r\nhello\r\n";
+        std::fs::write(&literal, raw).unwrap();
+        let request = |mailbox: &str| Request::AppendSpooled {
+            mailbox: mailbox.to_owned(),
+            flags: vec!["\\Flagged".into()],
+            internal_date: 5,
+            date_given: false,
+        };
+        let (result, events) = execute(&store, "u", request("inbox"), Some(&literal), 77);
+        assert_eq!(result, Ok(Reply::Appended(info.uidvalidity, 1)));
+        let meta = store.messages("u", "INBOX").unwrap();
+        assert_eq!(
+            events,
+            [("INBOX".to_owned(), MailboxEvent::Appended(meta.clone()))]
+        );
+        assert_eq!(
+            (meta[0].internal_date, meta[0].size),
+            (77, raw.len() as u64)
+        );
+        assert_eq!(meta[0].flags, ["\\Flagged"]);
+        assert_eq!(store.read_blob(meta[0].blob).unwrap(), &raw[..]);
+        let summary = store.summaries("u", "INBOX", &[1]).unwrap()[0].clone();
+        assert_eq!(summary, encoded_summary(raw));
+        assert!(literal.exists(), "removing it is the caller's business");
+
+        let (result, events) = execute(&store, "u", request("Nope"), Some(&literal), 77);
+        assert_eq!(result, Err(StoreErrorKind::NotFound));
+        assert!(events.is_empty());
+        let (result, _) = execute(&store, "u", request("INBOX"), None, 77);
+        assert_eq!(result, Err(StoreErrorKind::Failed));
+        assert_eq!(store.mailbox("u", "INBOX").unwrap().unwrap().exists, 1);
+    }
+
+    #[test]
     fn create_makes_the_superior_names_it_needs() {
         let store = MemoryStore::new();
         store.create_mailbox("u", "INBOX").unwrap();
@@ -170,7 +253,7 @@ mod tests {
             let request = Request::Create {
                 mailbox: name.to_owned(),
             };
-            execute(&store, "u", request, 0).0
+            execute(&store, "u", request, None, 0).0
         };
         assert_eq!(create("Notes/2026/Old"), Ok(Reply::Done));
         assert_eq!(

@@ -13,6 +13,7 @@ pub mod domain_queue;
 pub mod imap_session;
 pub mod imap_storage;
 pub mod job;
+pub mod literal_file;
 pub mod mailbox;
 pub mod outcomes;
 pub mod pop3_session;

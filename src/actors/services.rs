@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix::Addr;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use super::{MailboxRegistry, SpoolWriter};
@@ -35,6 +35,9 @@ pub struct Services {
     pub mailboxes: MailboxRegistry,
     /// Turns true when the server begins shutting down.
     pub shutdown: watch::Receiver<bool>,
+    /// IMAP APPENDs of streamed literals take turns: each reads its whole message into
+    /// memory for its summary, and a message may be as large as the size limit.
+    pub large_appends: Arc<Semaphore>,
     smtp_mx: Arc<smtp::SessionConfig>,
     smtp_submission: Arc<smtp::SessionConfig>,
     smtp_submissions: Arc<smtp::SessionConfig>,
@@ -92,6 +95,7 @@ impl Services {
             spool,
             mailboxes,
             shutdown,
+            large_appends: Arc::new(Semaphore::new(1)),
         }
     }
 

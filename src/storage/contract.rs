@@ -535,6 +535,7 @@ macro_rules! contract_tests {
                 subscriptions_are_per_user,
                 store_flags_and_unchangedsince,
                 append_stores_body_and_record,
+                append_file_takes_the_body_from_the_file,
                 concurrent_appends_keep_their_own_uids_and_bodies,
                 copy_shares_the_blob,
                 move_is_copy_and_expunge,

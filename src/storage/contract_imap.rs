@@ -375,6 +375,57 @@ pub(super) fn concurrent_appends_keep_their_own_uids_and_bodies(store: &dyn Stor
     }
 }
 
+pub(super) fn append_file_takes_the_body_from_the_file(store: &dyn Store) {
+    let info = store.create_mailbox("u", "INBOX").unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("literal");
+    let body: Vec<u8> = b"Subject: large\r\n\r\n"
+        .iter()
+        .chain(b"0123456789\r\n".iter().cycle().take(400_000))
+        .copied()
+        .collect();
+    std::fs::write(&path, &body).unwrap();
+    let message = AppendMessage {
+        body: Bytes::new(),
+        flags: strings(&["\\Seen", "\\Recent"]),
+        internal_date: 1_234_567_890,
+        summary: Some(b"cached".to_vec()),
+    };
+    assert_eq!(add(store, "u", "INBOX", "first", &[]), 1);
+    let appended = store.append_file("u", "INBOX", &path, message.clone());
+    assert_eq!(appended.unwrap(), (info.uidvalidity, 2));
+    let m = store.messages("u", "INBOX").unwrap().pop().unwrap();
+    assert_eq!((m.uid, m.size), (2, body.len() as u64));
+    assert_eq!(m.flags, strings(&["\\Seen"]));
+    assert_eq!(m.internal_date, 1_234_567_890);
+    assert_eq!(store.read_blob(m.blob).unwrap(), body);
+    assert_eq!(
+        store.summaries("u", "INBOX", &[2]).unwrap(),
+        vec![Some(b"cached".to_vec())]
+    );
+    assert!(path.exists(), "the file stays the caller's");
+
+    // Refused, and nothing appended: no mailbox, no file, a body given twice.
+    assert!(matches!(
+        store.append_file("u", "Nope", &path, message.clone()),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.append_file("u", "INBOX", &files.path().join("gone"), message.clone()),
+        Err(StoreError::Io(_))
+    ));
+    let twice = AppendMessage {
+        body: Bytes::from_static(b"x"),
+        ..message
+    };
+    assert!(matches!(
+        store.append_file("u", "INBOX", &path, twice),
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(uids(store, "u", "INBOX"), [1, 2]);
+    assert_eq!(add(store, "u", "INBOX", "after", &[]), 3);
+}
+
 pub(super) fn append_stores_body_and_record(store: &dyn Store) {
     let info = store.create_mailbox("u", "Drafts").unwrap();
     let (validity, uid) = store

@@ -5,6 +5,7 @@
 //! One mutex guards all the state, so every method is atomic with respect to the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -287,6 +288,26 @@ impl Store for MemoryStore {
         message: AppendMessage,
     ) -> Result<(u32, u32), StoreError> {
         lock(&self.inner).append(user, mailbox, message)
+    }
+
+    fn append_file(
+        &self,
+        user: &str,
+        mailbox: &str,
+        body: &Path,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError> {
+        super::check_file_append(&message)?;
+        // Bodies live in memory in this backend: the file is read whole.
+        let body = std::fs::read(body)?;
+        self.append(
+            user,
+            mailbox,
+            AppendMessage {
+                body: body.into(),
+                ..message
+            },
+        )
     }
 
     fn copy(&self, user: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUids, StoreError> {

@@ -39,6 +39,7 @@ mod sled_imap_tests;
 #[cfg(test)]
 mod sled_tests;
 
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use error::StoreError;
@@ -244,6 +245,23 @@ pub trait Store: Send + Sync + 'static {
         message: AppendMessage,
     ) -> Result<(u32, u32), StoreError>;
 
+    /// [`Store::append`] with the body read from the file at `body` (IMAP keeps large
+    /// APPEND literals in one) instead of `message.body`, which must be empty
+    /// ([`StoreError::Invalid`] otherwise).
+    ///
+    /// The file is the caller's: it is read, never changed or removed, and must not change
+    /// during the call; its size is the message's. A backend that keeps bodies on disk
+    /// copies it in chunks (memory bounded whatever its size). Errors as for
+    /// [`Store::append`], and `Io` when the file cannot be read (nothing is appended).
+    /// Durable on return; may block. Concurrency as for [`Store::append`].
+    fn append_file(
+        &self,
+        user: &str,
+        mailbox: &str,
+        body: &Path,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError>;
+
     /// Copy messages to another (existing) mailbox sharing their bodies (a blob reference
     /// each, no body copy), with flags, internal date and summary (IMAP COPY).
     ///
@@ -389,6 +407,18 @@ pub trait Store: Send + Sync + 'static {
 /// Lock a mutex whose data stays consistent even if a holder panicked.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Refuse an [`Store::append_file`] whose message carries a body of its own: which one
+/// would be meant?
+fn check_file_append(message: &AppendMessage) -> Result<(), StoreError> {
+    if message.body.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "append_file with a body in memory too".into(),
+        ))
+    }
 }
 
 /// Refuse names that cannot be stored: NUL separates the parts of composite keys.

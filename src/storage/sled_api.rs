@@ -2,6 +2,8 @@
 //! file holding that concern (`sled_store` spool and blobs, `sled_queue`, `sled_mailbox`,
 //! `sled_folders`, `sled_imap`).
 
+use std::path::Path;
+
 use super::sled_store::SledStore;
 use super::types::{
     BlobId, LocalDelivery, LocalOutcome, MailboxInfo, MessageMeta, QueueId, QueuedMessage,
@@ -106,7 +108,19 @@ impl Store for SledStore {
         mailbox: &str,
         message: AppendMessage,
     ) -> Result<(u32, u32), StoreError> {
-        self.append_impl(user, mailbox, message)
+        self.append_impl(user, mailbox, message, None)
+    }
+
+    fn append_file(
+        &self,
+        user: &str,
+        mailbox: &str,
+        body: &Path,
+        message: AppendMessage,
+    ) -> Result<(u32, u32), StoreError> {
+        super::check_file_append(&message)?;
+        let len = std::fs::metadata(body)?.len();
+        self.append_impl(user, mailbox, message, Some((body.to_owned(), len)))
     }
 
     fn copy(&self, user: &str, from: &str, uids: &[u32], to: &str) -> Result<CopyUids, StoreError> {

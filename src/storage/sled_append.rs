@@ -4,7 +4,12 @@
 //! the commit next (the leader) writes every queued body with one segment sync, records
 //! them all in one sled transaction and makes them durable with one flush, then hands each
 //! caller its result (flat combining: no extra thread, no added latency when idle).
+//!
+//! A body may be a file (a large IMAP APPEND literal): the job holds only its path, and
+//! the leader copies it into the segment through the write buffer when the batch is
+//! written, so a batch of large messages never sits in memory.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
 
@@ -16,6 +21,7 @@ use super::mailbox_ops::{apply_flags, AppendMessage};
 use super::sled_imap::tx_mailbox;
 use super::sled_refs::tx_abort;
 use super::sled_store::SledStore;
+use super::spool::EntryBody;
 use super::types::{BlobId, MessageMeta};
 use super::{lock, FlagOp, StoreError};
 
@@ -29,7 +35,18 @@ struct Job {
     user: String,
     mailbox: String,
     message: AppendMessage,
+    /// The body is this file of this many octets, not `message.body`.
+    file: Option<(PathBuf, u64)>,
     reply: SyncSender<AppendResult>,
+}
+
+impl Job {
+    fn body(&self) -> EntryBody<'_> {
+        match &self.file {
+            Some((path, len)) => EntryBody::File(path, *len),
+            None => EntryBody::Bytes(&self.message.body),
+        }
+    }
 }
 
 /// The queue of APPENDs waiting for a commit, and the right to commit.
@@ -40,12 +57,14 @@ pub(super) struct AppendCombiner {
 }
 
 impl SledStore {
-    /// See [`Store::append`](super::Store::append).
+    /// See [`Store::append`](super::Store::append); with `file` (path, size), see
+    /// [`Store::append_file`](super::Store::append_file).
     pub(super) fn append_impl(
         &self,
         user: &str,
         name: &str,
         message: AppendMessage,
+        file: Option<(PathBuf, u64)>,
     ) -> AppendResult {
         // Fail before writing the body when we can; the transaction checks again.
         if self.mailboxes.get(mailbox_key(user, name))?.is_none() {
@@ -56,6 +75,7 @@ impl SledStore {
             user: user.to_owned(),
             mailbox: name.to_owned(),
             message,
+            file,
             reply,
         });
         loop {
@@ -106,7 +126,7 @@ impl SledStore {
     /// Writes the bodies with one segment sync and their records in one transaction,
     /// durable on return; (UIDVALIDITY, UID) per job, in order.
     fn append_batch(&self, jobs: &[Job]) -> Result<Vec<(u32, u32)>, StoreError> {
-        let bodies: Vec<&[u8]> = jobs.iter().map(|j| j.message.body.as_ref()).collect();
+        let bodies: Vec<EntryBody<'_>> = jobs.iter().map(Job::body).collect();
         let flags: Vec<Vec<String>> = jobs
             .iter()
             .map(|j| apply_flags(&[], FlagOp::Set, &j.message.flags).unwrap_or_default())
@@ -139,7 +159,7 @@ impl SledStore {
                     info.highest_modseq += 1;
                     info.exists += 1;
                     let blob_id = spooled.first_id + i as u64;
-                    let size = job.message.body.len() as u64;
+                    let size = bodies[i].len();
                     let record = MessageMeta {
                         uid,
                         size,
@@ -185,9 +205,12 @@ fn received(result: &Receiver<AppendResult>) -> Option<AppendResult> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+
     use super::*;
     use crate::storage::Store;
-    use bytes::Bytes;
 
     fn job(mailbox: &str, body: &'static str) -> (Job, Receiver<AppendResult>) {
         let (reply, result) = sync_channel(1);
@@ -198,6 +221,7 @@ mod tests {
                 body: Bytes::from_static(body.as_bytes()),
                 ..AppendMessage::default()
             },
+            file: None,
             reply,
         };
         (job, result)
@@ -227,6 +251,56 @@ mod tests {
             bodies,
             ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n"]
         );
+    }
+
+    /// A job whose body is the file `name` in `dir` holding `body` (`None`: no such file).
+    fn file_job(dir: &Path, name: &str, body: Option<&[u8]>) -> (Job, Receiver<AppendResult>) {
+        let (reply, result) = sync_channel(1);
+        let path = dir.join(name);
+        if let Some(body) = body {
+            std::fs::write(&path, body).unwrap();
+        }
+        let len = body.map_or(5, |b| b.len() as u64);
+        let job = Job {
+            user: "u".into(),
+            mailbox: "INBOX".into(),
+            message: AppendMessage::default(),
+            file: Some((path, len)),
+            reply,
+        };
+        (job, result)
+    }
+
+    #[test]
+    fn file_bodies_commit_with_the_others_and_a_missing_file_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 8 << 20).unwrap();
+        store.create_mailbox("u", "INBOX").unwrap();
+        let big: Vec<u8> = b"Subject: big\r\n\r\n"
+            .iter()
+            .chain(std::iter::repeat_n(&b'z', 600_000))
+            .copied()
+            .collect();
+        let (a, ra) = job("INBOX", "Subject: a\r\n\r\na\r\n");
+        let (f, rf) = file_job(files.path(), "big", Some(&big));
+        let (gone, rgone) = file_job(files.path(), "gone", None);
+        let (b, rb) = job("INBOX", "Subject: b\r\n\r\nb\r\n");
+        store.commit_jobs(vec![a, f, gone, b]);
+        assert!(matches!(rgone.recv().unwrap(), Err(StoreError::Io(_))));
+        let uids: Vec<u32> = [ra, rf, rb]
+            .iter()
+            .map(|r| r.recv().unwrap().unwrap().1)
+            .collect();
+        assert_eq!(uids, [1, 2, 3]);
+        let messages = store.messages("u", "INBOX").unwrap();
+        assert_eq!(messages[1].size, big.len() as u64);
+        assert_eq!(store.read_blob(messages[1].blob).unwrap(), big);
+        assert_eq!(
+            store.read_blob(messages[2].blob).unwrap(),
+            "Subject: b\r\n\r\nb\r\n"
+        );
+        assert!(files.path().join("big").exists(), "the caller's file stays");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use sled::Transactional;
 
 use super::codec::{be_u64, encode_queued, BlobRecord};
 use super::sled_refs::tx_abort;
-use super::spool::{self, SegmentWriter};
+use super::spool::{self, EntryBody, SegmentWriter};
 use super::types::{BlobId, QueueId, QueuedMessage};
 use super::{lock, NewMessage, StoreError};
 
@@ -284,7 +284,7 @@ impl SledStore {
         }
         // Cheap clones (reference counted) so the closure can consume the batch.
         let bodies: Vec<bytes::Bytes> = batch.iter().map(|m| m.body.clone()).collect();
-        let slices: Vec<&[u8]> = bodies.iter().map(|b| b.as_ref()).collect();
+        let slices: Vec<EntryBody<'_>> = bodies.iter().map(|b| EntryBody::Bytes(b)).collect();
         self.spool_bodies(&slices, |spooled| {
             // Encoded before the transaction: its closure may run more than once.
             let mut records = Vec::with_capacity(batch.len());
@@ -321,7 +321,7 @@ impl SledStore {
     /// `commit` succeeds; otherwise the appended bytes are dead space in the segment.
     pub(super) fn spool_bodies<R>(
         &self,
-        bodies: &[&[u8]],
+        bodies: &[EntryBody<'_>],
         commit: impl FnOnce(&SpooledBodies) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut reclaim = Vec::new();
@@ -340,7 +340,8 @@ impl SledStore {
         }
         let first_id = st.next_id;
         let next_id = first_id + bodies.len() as u64;
-        let entries: Vec<(u64, &[u8])> = (first_id..next_id).zip(bodies.iter().copied()).collect();
+        let entries: Vec<(u64, EntryBody<'_>)> =
+            (first_id..next_id).zip(bodies.iter().copied()).collect();
         let offsets = st.writer.append(&entries)?;
         drop(entries);
         st.writer.sync()?;

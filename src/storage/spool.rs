@@ -7,7 +7,7 @@
 //! after a tail torn by a crash.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +58,26 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The body of a new segment entry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum EntryBody<'a> {
+    /// Octets in memory.
+    Bytes(&'a [u8]),
+    /// The first `len` octets of a file (a large IMAP APPEND), copied through the write
+    /// buffer: memory stays bounded whatever the size.
+    File(&'a Path, u64),
+}
+
+impl EntryBody<'_> {
+    /// Octets the entry's body holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            EntryBody::Bytes(bytes) => bytes.len() as u64,
+            EntryBody::File(_, len) => *len,
+        }
+    }
+}
+
 /// The segment currently appended to.
 #[derive(Debug)]
 pub(crate) struct SegmentWriter {
@@ -102,8 +122,8 @@ impl SegmentWriter {
     }
 
     /// Append `(blob id, body)` entries; returns each body's offset. Not durable until
-    /// [`SegmentWriter::sync`].
-    pub fn append(&mut self, entries: &[(u64, &[u8])]) -> io::Result<Vec<u64>> {
+    /// [`SegmentWriter::sync`]. A file body shorter than announced is an error.
+    pub fn append(&mut self, entries: &[(u64, EntryBody<'_>)]) -> io::Result<Vec<u64>> {
         let result = self.append_inner(entries);
         if result.is_err() {
             self.broken = true;
@@ -111,16 +131,32 @@ impl SegmentWriter {
         result
     }
 
-    fn append_inner(&mut self, entries: &[(u64, &[u8])]) -> io::Result<Vec<u64>> {
+    fn append_inner(&mut self, entries: &[(u64, EntryBody<'_>)]) -> io::Result<Vec<u64>> {
         let mut offsets = Vec::with_capacity(entries.len());
         let mut pos = self.len;
         // Small bodies are coalesced into few write(2) calls; big ones bypass the buffer.
         let mut out = BufWriter::with_capacity(256 * 1024, &self.file);
         for (blob, body) in entries {
-            let body_len = body.len() as u64;
+            let body_len = body.len();
+            // Opened before the header is written: a missing file leaves no half entry.
+            let mut file = match body {
+                EntryBody::File(path, len) => Some(File::open(path)?.take(*len)),
+                EntryBody::Bytes(_) => None,
+            };
             out.write_all(&blob.to_be_bytes())?;
             out.write_all(&body_len.to_be_bytes())?;
-            out.write_all(body)?;
+            if let EntryBody::Bytes(bytes) = body {
+                out.write_all(bytes)?;
+            }
+            if let Some(file) = &mut file {
+                let copied = io::copy(file, &mut out)?;
+                if copied != body_len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("body file holds {copied} of {body_len} octets"),
+                    ));
+                }
+            }
             pos += ENTRY_HEADER_LEN;
             offsets.push(pos);
             pos += body_len;
@@ -183,7 +219,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = SegmentWriter::create(dir.path(), 3).unwrap();
         let offsets = w
-            .append(&[(10, b"hello"), (11, b""), (12, b"world!")])
+            .append(&[
+                (10, EntryBody::Bytes(b"hello")),
+                (11, EntryBody::Bytes(b"")),
+                (12, EntryBody::Bytes(b"world!")),
+            ])
             .unwrap();
         w.sync().unwrap();
         assert_eq!(offsets, vec![16, 16 + 5 + 16, 16 + 5 + 16 + 16]);
@@ -215,6 +255,35 @@ mod tests {
     }
 
     #[test]
+    fn file_bodies_are_copied_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+        let path = dir.path().join("literal");
+        fs::write(&path, &big).unwrap();
+        let mut w = SegmentWriter::create(dir.path(), 1).unwrap();
+        let len = big.len() as u64;
+        let offsets = w
+            .append(&[
+                (1, EntryBody::Bytes(b"small")),
+                (2, EntryBody::File(&path, len)),
+                (3, EntryBody::File(&path, 10)),
+            ])
+            .unwrap();
+        w.sync().unwrap();
+        assert_eq!(read_entry(dir.path(), 1, 2, offsets[1], len).unwrap(), big);
+        assert_eq!(
+            read_entry(dir.path(), 1, 3, offsets[2], 10).unwrap(),
+            big[..10]
+        );
+        // A file shorter than announced, or gone, fails the append.
+        assert!(w.append(&[(4, EntryBody::File(&path, len + 1))]).is_err());
+        assert!(w.needs_rotation(u64::MAX));
+        let mut w = SegmentWriter::create(dir.path(), 2).unwrap();
+        let gone = dir.path().join("gone");
+        assert!(w.append(&[(5, EntryBody::File(&gone, 1))]).is_err());
+    }
+
+    #[test]
     fn list_ignores_foreign_files_and_create_refuses_existing() {
         let dir = tempfile::tempdir().unwrap();
         SegmentWriter::create(dir.path(), 0xab).unwrap();
@@ -235,7 +304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = SegmentWriter::create(dir.path(), 1).unwrap();
         assert!(!w.needs_rotation(100));
-        w.append(&[(1, &[0u8; 100])]).unwrap();
+        w.append(&[(1, EntryBody::Bytes(&[0u8; 100]))]).unwrap();
         assert!(w.needs_rotation(100));
         assert!(!w.needs_rotation(1000));
         w.mark_broken();

@@ -125,6 +125,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for reading its `/proc` status).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }

@@ -215,28 +215,37 @@ impl Session {
                 date,
                 message,
             } if authed => {
-                let body = match message {
-                    LiteralOrLiteral8::Literal(l) => l.data().to_vec(),
-                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
-                };
-                let summary = postcard::to_allocvec(&summarize(&body)).ok();
                 let date_given = date.is_some();
                 let internal_date = date.map_or(0, |d| d.as_ref().timestamp());
-                let message = AppendMessage {
-                    body: body.into(),
-                    flags: flags.iter().map(flag).collect(),
-                    internal_date,
-                    summary,
-                };
+                let flags = flags.iter().map(flag).collect();
                 let mailbox = mailbox_name(&mailbox);
-                self.storage(
+                let request = if std::mem::take(&mut self.literal_kept) {
+                    // The message is with the actor, which summarizes it off this thread.
+                    Request::AppendSpooled {
+                        mailbox,
+                        flags,
+                        internal_date,
+                        date_given,
+                    }
+                } else {
+                    let body = match message {
+                        LiteralOrLiteral8::Literal(l) => l.data().to_vec(),
+                        LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
+                    };
+                    let summary = postcard::to_allocvec(&summarize(&body)).ok();
+                    let message = AppendMessage {
+                        body: body.into(),
+                        flags,
+                        internal_date,
+                        summary,
+                    };
                     Request::Append {
                         mailbox,
                         message,
                         date_given,
-                    },
-                    Awaiting::Append { tag },
-                );
+                    }
+                };
+                self.storage(request, Awaiting::Append { tag });
             }
             CommandBody::Idle if authed => {
                 self.out.extend_from_slice(b"+ idling\r\n");

@@ -1,8 +1,18 @@
 //! Cuts client input into whole commands: lines plus the literals they announce
-//! (RFC 3501 §4.3 `{n}`, RFC 7888 `{n+}`), with bounded memory.
+//! (RFC 3501 §4.3 `{n}`, RFC 7888 `{n+}`, RFC 3516 `~{n}`), with bounded memory.
 //!
 //! A line longer than the limit is discarded up to its end; a literal larger than the
-//! limit is refused before any of it is buffered.
+//! limit is refused before any of it is buffered. With streaming on
+//! ([`Framer::with_streaming`]), an APPEND literal of at least the threshold is not
+//! gathered into its command: it is handed out in chunks of bounded size
+//! ([`Frame::LiteralStart`], [`Frame::LiteralChunk`], [`Frame::LiteralEnd`]), so a
+//! message of many MiB never sits in memory whole.
+
+/// APPEND literals of at least this many octets are streamed by sessions.
+pub const STREAM_FROM: u32 = 256 * 1024;
+/// Largest [`Frame::LiteralChunk`] sessions get: few enough writes for a large message,
+/// small enough to keep a session's memory near its read buffer.
+pub const STREAM_CHUNK: usize = 64 * 1024;
 
 /// What the framer found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +31,38 @@ pub enum Frame {
         /// True for `{n}`, false for `{n+}`.
         sync: bool,
     },
+    /// A streamed APPEND literal begins. Its octets follow as [`Frame::LiteralChunk`]s,
+    /// then the command ends with [`Frame::LiteralEnd`], or with [`Frame::TooLong`] or
+    /// [`Frame::LiteralTooBig`] when the rest of it breaks a limit.
+    LiteralStart {
+        /// The command up to the literal: its announcement and CRLF included.
+        prefix: Vec<u8>,
+        /// True for `{n}`: send a continuation request (`+`), as for [`Frame::Continue`].
+        sync: bool,
+    },
+    /// The next octets of the streamed literal, at most the chunk size.
+    LiteralChunk(Vec<u8>),
+    /// The rest of the command after the streamed literal, with any further (small)
+    /// literals, final CRLF included.
+    LiteralEnd(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Line,
     Literal(u32),
+    /// Octets of a streamed literal still to hand out.
+    Stream(u32),
     Discard,
+}
+
+/// What is left of a command whose literal was streamed.
+#[derive(Debug)]
+struct Streamed {
+    /// The command's tag, if readable (the prefix is gone).
+    tag: Option<String>,
+    /// Octets of the prefix and the literal: they still count toward the command's limit.
+    octets: u64,
 }
 
 /// Incremental command framer.
@@ -39,10 +74,17 @@ pub struct Framer {
     state: State,
     max_line: usize,
     max_literal: u32,
+    /// APPEND literals of at least this size are streamed (`u32::MAX`: none is).
+    stream_from: u32,
+    /// Largest streamed chunk.
+    chunk: usize,
+    /// Set from a literal's [`Frame::LiteralStart`] to the end of its command.
+    streamed: Option<Streamed>,
 }
 
 impl Framer {
-    /// A framer with the given line and literal limits.
+    /// A framer with the given line and literal limits; every literal is gathered into
+    /// its command.
     pub fn new(max_line: usize, max_literal: u32) -> Framer {
         Framer {
             buf: Vec::new(),
@@ -51,7 +93,19 @@ impl Framer {
             state: State::Line,
             max_line,
             max_literal,
+            stream_from: u32::MAX,
+            chunk: STREAM_CHUNK,
+            streamed: None,
         }
+    }
+
+    /// Streams APPEND literals of at least `from` octets (one per command, the first
+    /// that large) in chunks of at most `chunk` octets. The limits stay as they are: a
+    /// streamed literal counts toward its command's size like a gathered one.
+    pub fn with_streaming(mut self, from: u32, chunk: usize) -> Framer {
+        self.stream_from = from.max(1);
+        self.chunk = chunk.max(1);
+        self
     }
 
     /// Appends input bytes.
@@ -70,6 +124,7 @@ impl Framer {
         self.cmd.clear();
         self.line_start = 0;
         self.state = State::Line;
+        self.streamed = None;
     }
 
     /// One raw line (AUTHENTICATE response, IDLE's DONE), without CRLF; `Err(())` when it
@@ -118,6 +173,7 @@ impl Framer {
                     self.state = State::Line;
                     self.line_start = self.cmd.len();
                 }
+                State::Stream(left) => return self.stream_chunk(left),
                 State::Line => return self.line(),
             }
         }
@@ -138,6 +194,36 @@ impl Framer {
         }
     }
 
+    /// The next chunk of a streamed literal, once a whole chunk (or the literal's rest)
+    /// is buffered: the buffer never holds much more than one chunk.
+    fn stream_chunk(&mut self, left: u32) -> Option<Frame> {
+        let ready = self.buf.len().min(left as usize);
+        if ready == 0 || (ready < self.chunk && ready < left as usize) {
+            return None;
+        }
+        let take = ready.min(self.chunk);
+        let bytes = if take == self.buf.len() {
+            std::mem::take(&mut self.buf)
+        } else {
+            self.buf.drain(..take).collect()
+        };
+        let left = left - take as u32;
+        self.state = if left == 0 {
+            State::Line
+        } else {
+            State::Stream(left)
+        };
+        Some(Frame::LiteralChunk(bytes))
+    }
+
+    /// The tag of the command being framed; it ends here (its streaming state goes).
+    fn end_tag(&mut self, head: &[u8]) -> Option<String> {
+        match self.streamed.take() {
+            Some(streamed) => streamed.tag,
+            None => tag_of(head),
+        }
+    }
+
     fn line(&mut self) -> Option<Frame> {
         let Some(i) = self.buf.iter().position(|b| *b == b'\n') else {
             if self.buf.len() + (self.cmd.len() - self.line_start) > self.max_line {
@@ -152,17 +238,32 @@ impl Framer {
         match literal_announcement(&self.cmd) {
             None => {
                 self.line_start = 0;
-                Some(Frame::Command(std::mem::take(&mut self.cmd)))
+                let cmd = std::mem::take(&mut self.cmd);
+                Some(match self.streamed.take() {
+                    Some(_) => Frame::LiteralEnd(cmd),
+                    None => Frame::Command(cmd),
+                })
             }
             Some((n, sync)) => {
-                let total = self.cmd.len() as u64 + u64::from(n);
+                let before = self.streamed.as_ref().map_or(0, |s| s.octets);
+                let total = before + self.cmd.len() as u64 + u64::from(n);
                 // Bound the whole command too: several literals must not add up unbounded.
                 let limit = u64::from(self.max_literal) + self.max_line as u64;
                 if n > self.max_literal || total > limit {
-                    let tag = tag_of(&self.cmd);
-                    self.cmd.clear();
+                    let cmd = std::mem::take(&mut self.cmd);
+                    let tag = self.end_tag(&cmd);
                     self.line_start = 0;
                     return Some(Frame::LiteralTooBig { tag, sync });
+                }
+                if n >= self.stream_from && self.streamed.is_none() && is_append(&self.cmd) {
+                    let prefix = std::mem::take(&mut self.cmd);
+                    self.streamed = Some(Streamed {
+                        tag: tag_of(&prefix),
+                        octets: prefix.len() as u64 + u64::from(n),
+                    });
+                    self.line_start = 0;
+                    self.state = State::Stream(n);
+                    return Some(Frame::LiteralStart { prefix, sync });
                 }
                 self.state = State::Literal(n);
                 if n == 0 {
@@ -183,6 +284,7 @@ impl Framer {
     fn too_long(&mut self, eol: Option<usize>) -> Frame {
         let mut head = std::mem::take(&mut self.cmd);
         head.extend_from_slice(&self.buf[..self.buf.len().min(256)]);
+        let tag = self.end_tag(&head);
         match eol {
             Some(i) => {
                 self.buf.drain(..=i);
@@ -193,8 +295,30 @@ impl Framer {
             }
         }
         self.line_start = 0;
-        Frame::TooLong(tag_of(&head))
+        Frame::TooLong(tag)
     }
+}
+
+/// Whether a command is an APPEND (RFC 3501 §6.3.11): the only one whose literal may be
+/// streamed, as its octets go to storage untouched.
+fn is_append(cmd: &[u8]) -> bool {
+    let mut words = cmd.splitn(3, |b| *b == b' ');
+    words.next();
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"APPEND"))
+}
+
+/// A [`Frame::LiteralStart`] prefix with its literal announced empty (`{0}`, `~{0}`),
+/// which imap-codec parses with the rest of the command; and whether it is a literal8
+/// (RFC 3516 §4.3, `~{n}`). `None` if the prefix announces no literal.
+pub fn emptied_literal(prefix: &[u8]) -> Option<(Vec<u8>, bool)> {
+    literal_announcement(prefix)?;
+    let open = prefix.iter().rposition(|b| *b == b'{')?;
+    let binary = open > 0 && prefix[open - 1] == b'~';
+    let mut command = prefix[..=open].to_vec();
+    command.extend_from_slice(b"0}\r\n");
+    Some((command, binary))
 }
 
 /// The literal a command line ends with: `{n}` / `{n+}` before CRLF.
@@ -238,64 +362,5 @@ pub fn tag_of(cmd: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frames(input: &[u8], chunk: usize) -> Vec<Frame> {
-        let mut f = Framer::new(100, 50);
-        let mut out = Vec::new();
-        for c in input.chunks(chunk) {
-            f.push(c);
-            while let Some(fr) = f.next_frame() {
-                out.push(fr);
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn lines_and_literals_split_anywhere() {
-        let input = b"a NOOP\r\nb LOGIN {3}\r\nbob {4+}\r\npass\r\nc X\r\n";
-        let want = vec![
-            Frame::Command(b"a NOOP\r\n".to_vec()),
-            Frame::Continue,
-            Frame::Command(b"b LOGIN {3}\r\nbob {4+}\r\npass\r\n".to_vec()),
-            Frame::Command(b"c X\r\n".to_vec()),
-        ];
-        for chunk in [1, 2, 3, 4, 8, 16, 512] {
-            assert_eq!(frames(input, chunk), want, "chunk {chunk}");
-        }
-    }
-
-    #[test]
-    fn oversize_line_and_literal() {
-        let mut input = b"t1 ".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 300));
-        input
-            .extend_from_slice(b"\r\nt2 APPEND x {51}\r\nt3 APPEND x {99999999999}\r\nt4 NOOP\r\n");
-        let want = vec![
-            Frame::TooLong(Some("t1".into())),
-            Frame::LiteralTooBig {
-                tag: Some("t2".into()),
-                sync: true,
-            },
-            Frame::LiteralTooBig {
-                tag: Some("t3".into()),
-                sync: true,
-            },
-            Frame::Command(b"t4 NOOP\r\n".to_vec()),
-        ];
-        for chunk in [1, 2, 7, 512] {
-            assert_eq!(frames(&input, chunk), want, "chunk {chunk}");
-        }
-    }
-
-    #[test]
-    fn hostile_tags() {
-        assert_eq!(tag_of(b"a1 NOOP"), Some("a1".into()));
-        assert_eq!(tag_of(b"* NOOP"), None);
-        assert_eq!(tag_of(b" NOOP"), None);
-        assert_eq!(tag_of(b"\xff\xfe NOOP"), None);
-        assert_eq!(tag_of(b"a+b NOOP"), None);
-    }
-}
+#[path = "framer_tests.rs"]
+mod tests;

@@ -9,15 +9,19 @@ use imap_codec::CommandCodec;
 
 use super::esearch::{split_return, ReturnOpts, Split};
 use super::fetch::flag_list;
-use super::framer::{tag_of, Frame, Framer};
+use super::framer::{tag_of, Frame, Framer, STREAM_CHUNK};
 use super::list_args::{split_list, ListArgs, ListSplit};
+use super::literal::Streaming;
 use super::qresync::Resync;
 use super::view::Selected;
 use super::CommandEvent;
-use super::{Action, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
+use super::{Action, LiteralStep, MailboxEvent, Reply, Request, SessionConfig, StoreErrorKind};
 
 /// Replies are gathered across pipelined commands up to this size, then written.
 const FLUSH_AT: usize = 16 * 1024;
+
+/// RFC 3501 §7.5: the continuation request a synchronizing literal waits for.
+const CONTINUE: &[u8] = b"+ Ready for literal data\r\n";
 
 /// RFC 3501 §3 states.
 #[derive(Debug)]
@@ -140,13 +144,21 @@ pub struct Session {
     pub(super) search_return: Option<ReturnOpts>,
     /// RFC 5258: the extended arguments cut from the LIST being dispatched.
     pub(super) list_args: Option<ListArgs>,
+    /// The large APPEND literal being received, if any.
+    pub(super) streaming: Option<Streaming>,
+    /// True while the command of a kept literal is dispatched: its APPEND takes the body
+    /// from the actor ([`Request::AppendSpooled`]) and clears this.
+    pub(super) literal_kept: bool,
+    /// A literal step to hand out before anything else.
+    pub(super) literal_step: Option<LiteralStep>,
 }
 
 impl Session {
     /// `tls_active`: already TLS (imaps, or after STARTTLS). `plaintext_allowed`: LOGIN and
     /// AUTHENTICATE PLAIN allowed without TLS (loopback peer).
     pub fn new(config: Arc<SessionConfig>, tls_active: bool, plaintext_allowed: bool) -> Session {
-        let framer = Framer::new(config.max_line, config.max_literal);
+        let framer = Framer::new(config.max_line, config.max_literal)
+            .with_streaming(config.stream_literal, STREAM_CHUNK);
         Session {
             config,
             tls_active,
@@ -168,6 +180,9 @@ impl Session {
             saved: Vec::new(),
             search_return: None,
             list_args: None,
+            streaming: None,
+            literal_kept: false,
+            literal_step: None,
         }
     }
 
@@ -205,6 +220,11 @@ impl Session {
     /// and then returns [`Action::Read`] without processing further input.
     pub fn next_action(&mut self) -> Action {
         loop {
+            // Each literal step goes out before the next input is framed: the actor
+            // writes it before it reads more, which holds a fast client back.
+            if let Some(step) = self.literal_step.take() {
+                return Action::Literal(step);
+            }
             if let Some(p) = &mut self.pending {
                 if !self.out.is_empty() {
                     return Action::Write(std::mem::take(&mut self.out));
@@ -260,14 +280,16 @@ impl Session {
             Mode::Commands => match self.framer.next_frame() {
                 None => false,
                 Some(Frame::Continue) => {
-                    self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    self.out.extend_from_slice(CONTINUE);
                     true
                 }
                 Some(Frame::TooLong(tag)) => {
+                    self.drop_literal();
                     self.bad(tag.as_deref(), "Command line too long");
                     true
                 }
                 Some(Frame::LiteralTooBig { tag, sync }) => {
+                    self.drop_literal();
                     let tag = tag.unwrap_or_else(|| "*".into());
                     if sync {
                         self.tagged(&tag, "NO [TOOBIG] Literal too large");
@@ -284,11 +306,26 @@ impl Session {
                     self.command(&bytes);
                     true
                 }
+                Some(Frame::LiteralStart { prefix, sync }) => {
+                    if sync {
+                        self.out.extend_from_slice(CONTINUE);
+                    }
+                    self.literal_start(&prefix);
+                    true
+                }
+                Some(Frame::LiteralChunk(bytes)) => {
+                    self.literal_chunk(bytes);
+                    true
+                }
+                Some(Frame::LiteralEnd(rest)) => {
+                    self.literal_end(&rest);
+                    true
+                }
             },
         }
     }
 
-    fn command(&mut self, bytes: &[u8]) {
+    pub(super) fn command(&mut self, bytes: &[u8]) {
         let cut;
         let bytes = match split_return(bytes) {
             Split::Plain => bytes,

@@ -28,12 +28,16 @@
 //! [`jobs`] runs FETCH,
 //! SEARCH and STORE in steps (stored summaries and bodies read in chunks), and
 //! [`machine`] is the state machine (commands are dispatched in `commands`, storage
-//! answers completed in `answers`).
+//! answers completed in `answers`, large APPEND literals passed on in `literal`).
 //!
 //! The actor owns the rest: it reads input only when told [`Action::Read`] (so a client
 //! that pipelines without reading replies is held back by TCP), runs requests for the
 //! logged-in user, and broadcasts the changes its own requests made (STORE, APPEND,
-//! EXPUNGE, MOVE, `\Seen` from FETCH) to the other sessions of that mailbox.
+//! EXPUNGE, MOVE, `\Seen` from FETCH) to the other sessions of that mailbox. An APPEND
+//! literal of [`SessionConfig::stream_literal`] octets or more reaches the actor in chunks
+//! ([`Action::Literal`]) as it arrives, so a session's memory stays near its read buffer
+//! whatever the message size; the APPEND then takes its body from what the actor kept
+//! ([`Request::AppendSpooled`]).
 
 mod answers;
 mod commands;
@@ -45,6 +49,7 @@ pub mod jobs;
 pub mod list;
 pub mod list_args;
 pub mod list_status;
+mod literal;
 pub mod machine;
 pub mod qresync;
 pub mod searchres;
@@ -54,6 +59,8 @@ pub mod view;
 mod tests;
 #[cfg(test)]
 mod tests_fetch;
+#[cfg(test)]
+mod tests_literal;
 #[cfg(test)]
 mod tests_qresync;
 #[cfg(test)]
@@ -77,6 +84,9 @@ pub struct SessionConfig {
     pub max_line: usize,
     /// Largest literal accepted: the maximum message size for APPEND.
     pub max_literal: u32,
+    /// APPEND literals of at least this size go to the actor in chunks
+    /// ([`Action::Literal`]) instead of being gathered in memory.
+    pub stream_literal: u32,
     /// Failed logins before the session is closed.
     pub max_auth_failures: usize,
     /// Protocol errors (BAD) before the session is closed.
@@ -89,6 +99,7 @@ impl Default for SessionConfig {
             hostname: "localhost".to_owned(),
             max_line: 64 * 1024,
             max_literal: 32 * 1024 * 1024,
+            stream_literal: framer::STREAM_FROM,
             max_auth_failures: 3,
             max_errors: 50,
         }
@@ -115,8 +126,23 @@ pub enum Action {
     /// Start TLS on the connection (the `OK` has been written); then call
     /// [`Session::tls_started`].
     StartTls,
+    /// Keep a large APPEND literal out of memory (a file, say); no answer is awaited.
+    /// Steps come in order: `Begin`, `Chunk`s, then the literal is consumed by
+    /// [`Request::AppendSpooled`] or dropped by `Discard`.
+    Literal(LiteralStep),
     /// Close the connection (everything to write has been handed out).
     Close,
+}
+
+/// A step in keeping a large APPEND literal (see [`Action::Literal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiteralStep {
+    /// A literal starts: keep what follows, from nothing (a session has one at a time).
+    Begin,
+    /// The literal's next octets.
+    Chunk(Vec<u8>),
+    /// Drop what was kept: the command failed, no APPEND will take it.
+    Discard,
 }
 
 /// A storage operation for the logged-in user (see [`crate::storage::Store`]).
@@ -170,6 +196,19 @@ pub enum Request {
         message: AppendMessage,
         /// False when the client gave no date: the actor sets `message.internal_date` to
         /// the current time (the session has no clock).
+        date_given: bool,
+    },
+    /// Append the literal kept through [`Action::Literal`]: [`Reply::Appended`]. The
+    /// actor computes the summary, runs the APPEND and drops the literal, whatever the
+    /// outcome; a literal it failed to keep fails the APPEND.
+    AppendSpooled {
+        /// Destination mailbox.
+        mailbox: String,
+        /// Initial flags.
+        flags: Vec<String>,
+        /// Internal date, unix seconds (when `date_given`).
+        internal_date: i64,
+        /// False when the client gave no date: the actor uses the current time.
         date_given: bool,
     },
     /// Change flags: [`Reply::Flags`].

@@ -13,6 +13,10 @@ pub(super) struct Harness {
     pub(super) store: MemoryStore,
     out: Vec<u8>,
     closed: bool,
+    /// The large literal kept through `Action::Literal`, as the actor's file would be.
+    pub(super) kept: Option<Vec<u8>>,
+    /// Every literal step so far, chunks by size.
+    pub(super) literal_steps: Vec<String>,
 }
 
 fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
@@ -53,6 +57,7 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
             let (v, u) = store.append(USER, &mailbox, message)?;
             Reply::Appended(v, u)
         }
+        Request::AppendSpooled { .. } => unreachable!("Harness::with_literal made it an Append"),
         Request::StoreFlags {
             mailbox,
             uids,
@@ -89,14 +94,20 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
 
 impl Harness {
     pub(super) fn new(plaintext: bool) -> Harness {
+        Harness::with_config(test_config(), plaintext)
+    }
+
+    pub(super) fn with_config(config: SessionConfig, plaintext: bool) -> Harness {
         let store = MemoryStore::new();
         store.create_mailbox(USER, "INBOX").unwrap();
-        let session = Session::new(Arc::new(test_config()), false, plaintext);
+        let session = Session::new(Arc::new(config), false, plaintext);
         Harness {
             session,
             store,
             out: Vec::new(),
             closed: false,
+            kept: None,
+            literal_steps: Vec::new(),
         }
     }
 
@@ -115,11 +126,64 @@ impl Harness {
                     self.session.auth_done(ok.then(|| USER.to_owned()));
                 }
                 Action::Storage(r) => {
-                    let result = run_request(&self.store, r).map_err(|e| StoreErrorKind::from(&e));
+                    let result = match self.with_literal(r) {
+                        Some(r) => {
+                            run_request(&self.store, r).map_err(|e| StoreErrorKind::from(&e))
+                        }
+                        None => Err(StoreErrorKind::Failed),
+                    };
                     self.session.storage_done(result);
                 }
+                Action::Literal(step) => self.literal(step),
             }
         }
+    }
+
+    /// Keeps a literal step like the actor's file, checking the steps' order.
+    fn literal(&mut self, step: LiteralStep) {
+        match step {
+            LiteralStep::Begin => {
+                assert!(self.kept.is_none(), "Begin with a literal kept");
+                self.kept = Some(Vec::new());
+                self.literal_steps.push("begin".into());
+            }
+            LiteralStep::Chunk(bytes) => {
+                let kept = self.kept.as_mut().expect("Chunk without Begin");
+                kept.extend(&bytes);
+                self.literal_steps.push(format!("chunk {}", bytes.len()));
+            }
+            LiteralStep::Discard => {
+                assert!(self.kept.take().is_some(), "Discard without Begin");
+                self.literal_steps.push("discard".into());
+            }
+        }
+    }
+
+    /// An APPEND of the kept literal made a plain one, as the actor does through the
+    /// store; the literal is consumed. `None` when nothing was kept.
+    fn with_literal(&mut self, request: Request) -> Option<Request> {
+        let Request::AppendSpooled {
+            mailbox,
+            flags,
+            internal_date,
+            date_given,
+        } = request
+        else {
+            return Some(request);
+        };
+        let body = self.kept.take()?;
+        self.literal_steps.push("append".into());
+        let message = crate::storage::AppendMessage {
+            summary: crate::protocol::imap::encoded_summary(&body),
+            body: body.into(),
+            flags,
+            internal_date,
+        };
+        Some(Request::Append {
+            mailbox,
+            message,
+            date_given,
+        })
     }
 
     pub(super) fn send(&mut self, input: &[u8], chunk: usize) -> String {
@@ -145,11 +209,12 @@ impl Harness {
     }
 }
 
-fn test_config() -> SessionConfig {
+pub(super) fn test_config() -> SessionConfig {
     SessionConfig {
         hostname: "mx.test".into(),
         max_line: 1024,
         max_literal: 4096,
+        stream_literal: 1000,
         max_auth_failures: 3,
         max_errors: 20,
     }
