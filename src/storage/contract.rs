@@ -132,6 +132,50 @@ pub(super) fn batch_ids_increase_in_order(store: &dyn Store) {
     }
 }
 
+/// A delivery batch: copies to one mailbox take consecutive UIDs, a second copy of the
+/// same recipient is already done, and a bad item fails alone.
+pub(super) fn delivery_batch_applies_each_item(store: &dyn Store) {
+    let ids = store
+        .spool(vec![
+            message("first", vec![local("a@example.org", "a")]),
+            message("second", vec![local("a@example.org", "a")]),
+            message("third", vec![local("b@example.org", "b")]),
+        ])
+        .unwrap();
+    let out = store
+        .deliver_local(&[
+            to_inbox(ids[0], 0, "a"),
+            to_inbox(ids[1], 0, "a"),
+            to_inbox(ids[1], 0, "a"),
+            to_inbox(ids[2], 7, "b"),
+            to_inbox(ids[2], 0, "b"),
+        ])
+        .unwrap();
+    assert!(
+        matches!(
+            out[..],
+            [
+                Ok(LocalOutcome::Delivered { uid: 1 }),
+                Ok(LocalOutcome::Delivered { uid: 2 }),
+                Ok(LocalOutcome::AlreadyDone),
+                Err(_),
+                Ok(LocalOutcome::Delivered { uid: 1 }),
+            ]
+        ),
+        "{out:?}"
+    );
+    let bodies: Vec<Bytes> = store
+        .messages("a", "INBOX")
+        .unwrap()
+        .iter()
+        .map(|m| store.read_blob(m.blob).unwrap())
+        .collect();
+    assert_eq!(bodies, vec![Bytes::from("first"), Bytes::from("second")]);
+    assert_eq!(store.mailbox("a", "INBOX").unwrap().unwrap().exists, 2);
+    assert_eq!(store.messages("b", "INBOX").unwrap().len(), 1);
+    assert!(store.queued().unwrap().is_empty());
+}
+
 pub(super) fn multi_recipient_shares_one_blob(store: &dyn Store) {
     let id = store
         .spool(vec![message(
@@ -513,6 +557,7 @@ macro_rules! contract_tests {
                 messages_by_uid_looks_up,
                 batch_ids_increase_in_order,
                 multi_recipient_shares_one_blob,
+                delivery_batch_applies_each_item,
                 deliver_twice_is_already_done,
                 remote_recipient_stays_queued_until_updated,
                 remote_only_message_frees_its_blob,

@@ -45,10 +45,14 @@ impl SledStore {
         if let Err(e) = check_name(&item.user).and_then(|()| check_name(&item.mailbox)) {
             return Ok(Err(e));
         }
-        let queue_key = item.queue_id.to_be_bytes();
-        let mbox_key = mailbox_key(&item.user, &item.mailbox);
-        let prefix = messages_prefix(&item.user, &item.mailbox);
-        let result = (
+        let result = self
+            .delivery_trees()
+            .transaction(|trees| deliver_in(trees, item));
+        split_tx(result)
+    }
+
+    fn delivery_trees(&self) -> DeliveryTrees<'_> {
+        (
             &self.queue,
             &self.blobs,
             &self.mailboxes,
@@ -56,59 +60,29 @@ impl SledStore {
             &self.summaries,
             &self.meta,
         )
-            .transaction(|(queue, blobs, mailboxes, messages, summaries, meta)| {
-                let Some(raw) = queue.get(queue_key)? else {
-                    // Removed when its last recipient was done: this one is done too.
-                    return Ok(LocalOutcome::AlreadyDone);
-                };
-                let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
-                if !msg.finish_local(item.rcpt).map_err(tx_abort)? {
-                    return Ok(LocalOutcome::AlreadyDone);
-                }
-                let mut info = match mailboxes.get(&mbox_key)? {
-                    Some(raw) => decode_mailbox(&raw).map_err(tx_abort)?,
-                    None => new_mailbox(meta)?,
-                };
-                let uid = info.uidnext;
-                // RFC 9051 §2.3.1.1: UIDs are never reused; at the end of the space the
-                // mailbox needs a new UIDVALIDITY, which is an operator's decision.
-                info.uidnext = uid
-                    .checked_add(1)
-                    .ok_or_else(|| tx_abort(StoreError::Full))?;
-                info.highest_modseq += 1;
-                info.exists += 1;
-                let meta_record = MessageMeta {
-                    uid,
-                    size: msg.size,
-                    internal_date: msg.received_at,
-                    flags: Vec::new(),
-                    modseq: info.highest_modseq,
-                    blob: msg.blob,
-                };
-                let msg_key = message_key(&prefix, uid);
-                if let Some(summary) = item.summary.as_ref().or(msg.summary.as_ref()) {
-                    summaries.insert(msg_key.as_slice(), summary.as_slice())?;
-                }
-                messages.insert(msg_key, encode_record(&meta_record).map_err(tx_abort)?)?;
-                mailboxes.insert(mbox_key.as_slice(), &encode_mailbox(&info)[..])?;
-                if msg.has_pending() {
-                    // The mailbox copy is a new reference; the queue keeps its own.
-                    add_blob_ref(blobs, msg.blob)?;
-                    queue.insert(&queue_key[..], encode_queued(&msg).map_err(tx_abort)?)?;
-                } else {
-                    // The queue's reference passes to the mailbox copy: the count is unchanged.
-                    queue.remove(&queue_key[..])?;
-                }
-                Ok(LocalOutcome::Delivered { uid })
-            });
-        split_tx(result)
     }
 
-    /// See [`Store::deliver_local`](super::Store::deliver_local).
+    /// See [`Store::deliver_local`](super::Store::deliver_local). A batch is one
+    /// transaction (each sled transaction writes and syncs its log twice); if any item
+    /// cannot be delivered, each is redone alone so that only that one fails.
     pub(super) fn deliver_local_impl(
         &self,
         items: &[LocalDelivery],
     ) -> Result<Vec<Result<LocalOutcome, StoreError>>, StoreError> {
+        let named = |item: &LocalDelivery| {
+            check_name(&item.user).is_ok() && check_name(&item.mailbox).is_ok()
+        };
+        if items.len() > 1 && items.iter().all(named) {
+            let batch = self.delivery_trees().transaction(|trees| {
+                items
+                    .iter()
+                    .map(|item| deliver_in(trees, item))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            if let Ok(outcomes) = split_tx(batch)? {
+                return Ok(outcomes.into_iter().map(Ok).collect());
+            }
+        }
         items.iter().map(|item| self.deliver_one(item)).collect()
     }
 
@@ -270,4 +244,74 @@ impl SledStore {
         self.durable_commit(reclaim)?;
         Ok(existed)
     }
+}
+
+/// The trees one local delivery touches: queue, blobs, mailboxes, messages, summaries, meta.
+type DeliveryTrees<'a> = (
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+    &'a sled::Tree,
+);
+
+/// One local delivery inside a transaction: the copy in the mailbox, the recipient done.
+fn deliver_in(
+    (queue, blobs, mailboxes, messages, summaries, meta): &(
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+    ),
+    item: &LocalDelivery,
+) -> ConflictableTransactionResult<LocalOutcome, StoreError> {
+    let queue_key = item.queue_id.to_be_bytes();
+    let mbox_key = mailbox_key(&item.user, &item.mailbox);
+    let prefix = messages_prefix(&item.user, &item.mailbox);
+    let Some(raw) = queue.get(queue_key)? else {
+        // Removed when its last recipient was done: this one is done too.
+        return Ok(LocalOutcome::AlreadyDone);
+    };
+    let mut msg = decode_queued(item.queue_id, &raw).map_err(tx_abort)?;
+    if !msg.finish_local(item.rcpt).map_err(tx_abort)? {
+        return Ok(LocalOutcome::AlreadyDone);
+    }
+    let mut info = match mailboxes.get(&mbox_key)? {
+        Some(raw) => decode_mailbox(&raw).map_err(tx_abort)?,
+        None => new_mailbox(meta)?,
+    };
+    let uid = info.uidnext;
+    // RFC 9051 §2.3.1.1: UIDs are never reused; at the end of the space the
+    // mailbox needs a new UIDVALIDITY, which is an operator's decision.
+    info.uidnext = uid
+        .checked_add(1)
+        .ok_or_else(|| tx_abort(StoreError::Full))?;
+    info.highest_modseq += 1;
+    info.exists += 1;
+    let meta_record = MessageMeta {
+        uid,
+        size: msg.size,
+        internal_date: msg.received_at,
+        flags: Vec::new(),
+        modseq: info.highest_modseq,
+        blob: msg.blob,
+    };
+    let msg_key = message_key(&prefix, uid);
+    if let Some(summary) = item.summary.as_ref().or(msg.summary.as_ref()) {
+        summaries.insert(msg_key.as_slice(), summary.as_slice())?;
+    }
+    messages.insert(msg_key, encode_record(&meta_record).map_err(tx_abort)?)?;
+    mailboxes.insert(mbox_key.as_slice(), &encode_mailbox(&info)[..])?;
+    if msg.has_pending() {
+        // The mailbox copy is a new reference; the queue keeps its own.
+        add_blob_ref(blobs, msg.blob)?;
+        queue.insert(&queue_key[..], encode_queued(&msg).map_err(tx_abort)?)?;
+    } else {
+        // The queue's reference passes to the mailbox copy: the count is unchanged.
+        queue.remove(&queue_key[..])?;
+    }
+    Ok(LocalOutcome::Delivered { uid })
 }
