@@ -152,10 +152,16 @@ fn run(
         Request::Expunge { mailbox, uids } => {
             let name = canonical(&mailbox);
             let gone = store.expunge_deleted(user, &name, uids.as_deref())?;
+            let highest_modseq = store
+                .mailbox(user, &name)?
+                .map_or(0, |info| info.highest_modseq);
             if !gone.is_empty() {
                 events.push((name, MailboxEvent::Expunged(gone.clone())));
             }
-            Reply::Expunged(gone)
+            Reply::ExpungeDone {
+                uids: gone,
+                highest_modseq,
+            }
         }
         Request::Vanished { mailbox, since } => {
             Reply::Expunged(store.expunged_since(user, &canonical(&mailbox), since)?)

@@ -194,16 +194,29 @@ impl Session {
                     self.complete(&tag, &format!("OK {code}COPY completed"), uid);
                 }
             }
-            (Awaiting::Expunge { tag, close }, Ok(Reply::Expunged(uids))) => {
+            (
+                Awaiting::Expunge { tag, close },
+                Ok(Reply::ExpungeDone {
+                    uids,
+                    highest_modseq,
+                }),
+            ) => {
                 if close {
                     self.state = State::Authenticated;
                     self.tagged(&tag, "OK CLOSE completed");
                 } else {
+                    let mut code = String::new();
                     if let State::Selected(sel) = &mut self.state {
                         let t = sel.remove_now(&uids, vanished);
                         self.out.extend_from_slice(t.as_bytes());
+                        sel.info.highest_modseq = sel.info.highest_modseq.max(highest_modseq);
+                        // RFC 7162, QRESYNC's EXPUNGE: the client learns the
+                        // mod-sequence its own expunge reached.
+                        if self.qresync {
+                            code = format!("[HIGHESTMODSEQ {}] ", sel.info.highest_modseq);
+                        }
                     }
-                    self.complete(&tag, "OK EXPUNGE completed", true);
+                    self.complete(&tag, &format!("OK {code}EXPUNGE completed"), true);
                 }
             }
             (awaiting, Err(e)) => {

@@ -242,7 +242,7 @@ pub enum Request {
         /// Destination mailbox.
         to: String,
     },
-    /// Expunge `\Deleted` messages (only among `uids` if given): [`Reply::Expunged`].
+    /// Expunge `\Deleted` messages (only among `uids` if given): [`Reply::ExpungeDone`].
     Expunge {
         /// The mailbox.
         mailbox: String,
@@ -296,8 +296,16 @@ pub enum Reply {
     Flags(FlagsUpdate),
     /// Answer to [`Request::Copy`] and [`Request::Move`].
     Copied(CopyUids),
-    /// Answer to [`Request::Expunge`] and [`Request::Vanished`]: expunged UIDs.
+    /// Answer to [`Request::Vanished`]: expunged UIDs.
     Expunged(Vec<u32>),
+    /// Answer to [`Request::Expunge`]: the UIDs removed, and the mailbox's HIGHESTMODSEQ
+    /// after it (reported in the tagged OK once QRESYNC is enabled, RFC 7162).
+    ExpungeDone {
+        /// Expunged UIDs, ascending.
+        uids: Vec<u32>,
+        /// The mailbox's highest modseq after the expunge.
+        highest_modseq: u64,
+    },
     /// Answer to [`Request::ReadBlobs`].
     Blobs(Vec<Option<Bytes>>),
     /// Answer to [`Request::Summaries`].

@@ -70,7 +70,14 @@ fn run_request(store: &MemoryStore, r: Request) -> Result<Reply, StoreError> {
             Reply::Copied(store.move_messages(USER, &from, &uids, &to)?)
         }
         Request::Expunge { mailbox, uids } => {
-            Reply::Expunged(store.expunge_deleted(USER, &mailbox, uids.as_deref())?)
+            let uids = store.expunge_deleted(USER, &mailbox, uids.as_deref())?;
+            let highest_modseq = store
+                .mailbox(USER, &mailbox)?
+                .map_or(0, |info| info.highest_modseq);
+            Reply::ExpungeDone {
+                uids,
+                highest_modseq,
+            }
         }
         Request::Vanished { mailbox, since } => {
             Reply::Expunged(store.expunged_since(USER, &mailbox, since)?)

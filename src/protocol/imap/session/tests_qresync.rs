@@ -141,9 +141,25 @@ fn vanished_replaces_expunge_once_enabled() {
     );
     h.say("b SELECT INBOX\r\n");
     h.say("c UID STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+    let before = h
+        .store
+        .mailbox(USER, "INBOX")
+        .unwrap()
+        .unwrap()
+        .highest_modseq;
+    let reply = h.say("d EXPUNGE\r\n");
+    // The expunge is a change of its own, and the tagged OK says where it brought the
+    // mailbox.
+    let after = h
+        .store
+        .mailbox(USER, "INBOX")
+        .unwrap()
+        .unwrap()
+        .highest_modseq;
+    assert!(after > before);
     assert_eq!(
-        h.say("d EXPUNGE\r\n"),
-        "* VANISHED 1\r\nd OK EXPUNGE completed\r\n"
+        reply,
+        format!("* VANISHED 1\r\nd OK [HIGHESTMODSEQ {after}] EXPUNGE completed\r\n")
     );
     // Another session expunges UID 3: not announced during FETCH, then as VANISHED.
     let m3 = modseq_of(&h, 3);
