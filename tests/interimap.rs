@@ -12,10 +12,9 @@
 //! see the conversation when one fails.
 //!
 //! The sync ends right, but `interimap` warns (a flag "conflict" on messages it appended
-//! itself, a VANISHED it already handled): Hermod announces neither the HIGHESTMODSEQ a
-//! session's own APPEND reaches (its EXISTS arrives later, through the mailbox events)
-//! nor the one an EXPUNGE reaches (RFC 7162 §3.2.10 example: `OK [HIGHESTMODSEQ n]`), so
-//! the next run sees those changes again.
+//! itself): Hermod does not announce the HIGHESTMODSEQ a session's own APPEND reaches (its
+//! EXISTS arrives later, through the mailbox events), so the next run sees that change
+//! again. (An EXPUNGE's does come, in the tagged OK once QRESYNC is enabled.)
 
 mod common;
 
