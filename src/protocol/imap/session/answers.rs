@@ -3,6 +3,7 @@
 
 use super::list_status::status_line;
 use super::machine::{Awaiting, Session, State};
+use super::names::NameCodec;
 use super::qresync::{resync_lines, vanished_line, Resync};
 use super::view::Selected;
 use super::{list, Reply, Request, StoreErrorKind};
@@ -11,6 +12,7 @@ impl Session {
     /// Completes a command with a storage answer.
     pub(super) fn answer(&mut self, awaiting: Awaiting, result: Result<Reply, StoreErrorKind>) {
         let vanished = self.qresync;
+        let names = NameCodec::for_session(self.rev2);
         match (awaiting, result) {
             (Awaiting::Job(job), result) => self.continue_job(job, result),
             (Awaiting::ListExt(job), result) => self.continue_list(*job, result),
@@ -45,7 +47,7 @@ impl Session {
                 },
                 Ok(Reply::Names(subs)),
             ) => {
-                let text = list::render(command, &pattern.0, &pattern.1, &e, Some(&subs));
+                let text = list::render(names, command, &pattern.0, &pattern.1, &e, Some(&subs));
                 self.out.extend_from_slice(text.as_bytes());
                 self.complete(&tag, "OK LSUB completed", true);
             }
@@ -114,7 +116,7 @@ impl Session {
                 if let (State::Selected(sel), Ok(Reply::Mailboxes(entries))) = (&self.state, result)
                 {
                     let only = [sel.name.clone()];
-                    let line = list::render("LIST", "", &sel.name, &entries, Some(&only));
+                    let line = list::render(names, "LIST", "", &sel.name, &entries, Some(&only));
                     self.out.extend_from_slice(line.as_bytes());
                 }
                 self.select_resync(tag, read_only, resync);
@@ -154,7 +156,8 @@ impl Session {
                     first_recent_uid,
                 }),
             ) => {
-                let line = status_line(&name, &items, &info, Some((&messages, first_recent_uid)));
+                let counts = Some((&messages[..], first_recent_uid));
+                let line = status_line(names, &name, &items, &info, counts);
                 self.out.extend_from_slice(line.as_bytes());
                 self.complete(&tag, "OK STATUS completed", true);
             }

@@ -8,11 +8,12 @@ use imap_codec::imap_types::{
     status::StatusDataItemName,
 };
 
-use super::convert::{flag, list_pattern, mailbox_name, search_key, sequence_set};
+use super::convert::{flag, list_pattern, mailbox_raw, search_key, sequence_set};
 use super::esearch::ReturnOpts;
 use super::jobs::Job;
 use super::list_args::decode_pattern;
 use super::machine::{Awaiting, Mode, Session, State};
+use super::names::NameCodec;
 use super::qresync::select_params;
 use super::{Action, Request};
 use crate::protocol::imap::structure::summarize;
@@ -119,13 +120,15 @@ impl Session {
             CommandBody::Select {
                 mailbox,
                 parameters,
-            } if authed => self.open(tag, mailbox_name(&mailbox), &parameters, false),
+            } if authed => self.open(tag, &mailbox_raw(&mailbox), &parameters, false),
             CommandBody::Examine {
                 mailbox,
                 parameters,
-            } if authed => self.open(tag, mailbox_name(&mailbox), &parameters, true),
+            } if authed => self.open(tag, &mailbox_raw(&mailbox), &parameters, true),
             CommandBody::Create { mailbox } if authed => {
-                let mut name = mailbox_name(&mailbox);
+                let Some(mut name) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 // RFC 3501 §6.3.3: a trailing separator declares intent to hold children.
                 if name.len() > 1 && name.ends_with('/') {
                     name.pop();
@@ -133,19 +136,30 @@ impl Session {
                 self.simple(tag, "CREATE", Request::Create { mailbox: name });
             }
             CommandBody::Delete { mailbox } if authed => {
-                let mailbox = mailbox_name(&mailbox);
+                let Some(mailbox) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 self.simple(tag, "DELETE", Request::Delete { mailbox });
             }
             CommandBody::Rename { from, to } if authed => {
-                let (from, to) = (mailbox_name(&from), mailbox_name(&to));
+                let Some(from) = self.name(&tag, &mailbox_raw(&from)) else {
+                    return;
+                };
+                let Some(to) = self.name(&tag, &mailbox_raw(&to)) else {
+                    return;
+                };
                 self.simple(tag, "RENAME", Request::Rename { from, to });
             }
             CommandBody::Subscribe { mailbox } if authed => {
-                let mailbox = mailbox_name(&mailbox);
+                let Some(mailbox) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 self.simple(tag, "SUBSCRIBE", Request::Subscribe { mailbox });
             }
             CommandBody::Unsubscribe { mailbox } if authed => {
-                let mailbox = mailbox_name(&mailbox);
+                let Some(mailbox) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 self.simple(tag, "UNSUBSCRIBE", Request::Unsubscribe { mailbox });
             }
             CommandBody::List {
@@ -153,24 +167,40 @@ impl Session {
                 mailbox_wildcard,
             } if authed => {
                 let args = list_args.unwrap_or_default();
-                let mut patterns = vec![list_pattern(&mailbox_wildcard)];
-                for raw in &args.more_patterns {
-                    match decode_pattern(raw) {
-                        Some(p) => patterns.push(p),
+                let mut raw = vec![list_pattern(&mailbox_wildcard)];
+                for token in &args.more_patterns {
+                    match decode_pattern(token) {
+                        Some(p) => raw.push(p),
                         None => {
                             self.bad(Some(&tag), "Invalid LIST pattern");
                             return;
                         }
                     }
                 }
-                let reference = mailbox_name(&reference);
+                // The patterns match stored names, so they are decoded like names.
+                let mut patterns = Vec::with_capacity(raw.len());
+                for p in &raw {
+                    let Some(p) = self.name(&tag, p) else {
+                        return;
+                    };
+                    patterns.push(p);
+                }
+                let Some(reference) = self.name(&tag, &mailbox_raw(&reference)) else {
+                    return;
+                };
                 self.start_list(tag, reference, patterns, args.select, args.ret);
             }
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
             } if authed => {
-                let pattern = (mailbox_name(&reference), list_pattern(&mailbox_wildcard));
+                let Some(reference) = self.name(&tag, &mailbox_raw(&reference)) else {
+                    return;
+                };
+                let Some(wildcard) = self.name(&tag, &list_pattern(&mailbox_wildcard)) else {
+                    return;
+                };
+                let pattern = (reference, wildcard);
                 self.storage(
                     Request::ListMailboxes,
                     Awaiting::List {
@@ -200,7 +230,9 @@ impl Session {
                         _ => None,
                     })
                     .collect();
-                let name = mailbox_name(&mailbox);
+                let Some(name) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 self.storage(
                     Request::Open {
                         mailbox: name.clone(),
@@ -218,7 +250,10 @@ impl Session {
                 let date_given = date.is_some();
                 let internal_date = date.map_or(0, |d| d.as_ref().timestamp());
                 let flags = flags.iter().map(flag).collect();
-                let mailbox = mailbox_name(&mailbox);
+                // A refused name leaves a kept literal untaken: it is discarded.
+                let Some(mailbox) = self.name(&tag, &mailbox_raw(&mailbox)) else {
+                    return;
+                };
                 let request = if std::mem::take(&mut self.literal_kept) {
                     // The message is with the actor, which summarizes it off this thread.
                     Request::AppendSpooled {
@@ -407,12 +442,20 @@ impl Session {
                 sequence_set: set,
                 mailbox,
                 uid,
-            } if selected => self.copy(tag, &set, mailbox_name(&mailbox), uid, false),
+            } if selected => {
+                if let Some(to) = self.name(&tag, &mailbox_raw(&mailbox)) {
+                    self.copy(tag, &set, to, uid, false);
+                }
+            }
             CommandBody::Move {
                 sequence_set: set,
                 mailbox,
                 uid,
-            } if selected => self.copy(tag, &set, mailbox_name(&mailbox), uid, true),
+            } if selected => {
+                if let Some(to) = self.name(&tag, &mailbox_raw(&mailbox)) {
+                    self.copy(tag, &set, to, uid, true);
+                }
+            }
             _ => {
                 if authed {
                     self.bad(
@@ -433,6 +476,19 @@ impl Session {
         }
     }
 
+    /// The stored name for a name (or LIST pattern) the client sent, in this session's
+    /// spelling; `None` once the command is answered `NO [CANNOT]` for a name that is
+    /// not valid in it (so none is ever stored).
+    fn name(&mut self, tag: &str, raw: &[u8]) -> Option<String> {
+        match NameCodec::for_session(self.rev2).decode(raw) {
+            Ok(name) => Some(name),
+            Err(e) => {
+                self.complete(tag, &format!("NO [CANNOT] {e}"), true);
+                None
+            }
+        }
+    }
+
     fn simple(&mut self, tag: String, command: &'static str, request: Request) {
         self.storage(request, Awaiting::Done { tag, command });
     }
@@ -440,7 +496,7 @@ impl Session {
     fn open(
         &mut self,
         tag: String,
-        name: String,
+        raw: &[u8],
         parameters: &[imap_codec::imap_types::command::SelectParameter],
         read_only: bool,
     ) {
@@ -461,6 +517,9 @@ impl Session {
         }
         // RFC 3501 §6.3.1: a SELECT, even a failing one, leaves the selected state.
         self.state = State::Authenticated;
+        let Some(name) = self.name(&tag, raw) else {
+            return;
+        };
         self.storage(
             Request::Open {
                 mailbox: name.clone(),

@@ -1,4 +1,4 @@
-//! Maps imap-codec's syntax tree (imap-types) to the crate's own types: mailbox names,
+//! Maps imap-codec's syntax tree (imap-types) to the crate's own types: raw mailbox names,
 //! sequence sets, flags, search keys and FETCH sections.
 
 use chrono::NaiveDate;
@@ -15,19 +15,20 @@ use crate::protocol::imap::search::SearchKey;
 use crate::protocol::imap::section::{Section, SectionKind};
 use crate::protocol::imap::sequence::{SeqBound, SequenceSet};
 
-/// The mailbox name as a string (`INBOX` in upper case; modified UTF-7 left as sent).
-pub fn mailbox_name(m: &Mailbox<'_>) -> String {
+/// The mailbox name as sent (`INBOX` in upper case), still in the session's wire
+/// spelling: [`super::names::NameCodec::decode`] makes it a stored name.
+pub fn mailbox_raw(m: &Mailbox<'_>) -> Vec<u8> {
     match m {
-        Mailbox::Inbox => "INBOX".to_owned(),
-        Mailbox::Other(o) => lossy(o.as_ref()),
+        Mailbox::Inbox => b"INBOX".to_vec(),
+        Mailbox::Other(o) => o.as_ref().to_vec(),
     }
 }
 
-/// A LIST pattern as a string.
-pub fn list_pattern(m: &ListMailbox<'_>) -> String {
+/// A LIST pattern as sent, still in the session's wire spelling.
+pub fn list_pattern(m: &ListMailbox<'_>) -> Vec<u8> {
     match m {
-        ListMailbox::Token(t) => lossy(t.as_ref()),
-        ListMailbox::String(s) => lossy(s.as_ref()),
+        ListMailbox::Token(t) => t.as_ref().to_vec(),
+        ListMailbox::String(s) => s.as_ref().to_vec(),
     }
 }
 

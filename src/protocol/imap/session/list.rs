@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::list_args::{ReturnOpts, SelectOpts};
-use crate::protocol::imap::wire::push_string;
+use super::names::NameCodec;
 use crate::storage::{is_inbox, MailboxEntry, MailboxInfo, HIERARCHY_SEPARATOR};
 
 /// Wildcards allowed in one pattern: bounds the backtracking a hostile pattern causes.
@@ -42,9 +42,10 @@ fn glob(p: &[u8], n: &[u8]) -> bool {
     }
 }
 
-/// The untagged `LIST`/`LSUB` responses for `pattern` over `entries` (sorted by name).
-/// `only` restricts to these names (LSUB: the subscriptions).
+/// The untagged `LIST`/`LSUB` responses for `pattern` over `entries` (sorted by name),
+/// names spelled by `names`. `only` restricts to these names (LSUB: the subscriptions).
 pub fn render(
+    names: NameCodec,
     command: &str,
     reference: &str,
     pattern: &str,
@@ -61,7 +62,7 @@ pub fn render(
     if too_wild(&full) {
         return out;
     }
-    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let all: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
     for e in entries {
         if !matches(&full, &e.name) {
             continue;
@@ -75,7 +76,7 @@ pub fn render(
             }
         }
         let prefix = format!("{}{}", e.name, HIERARCHY_SEPARATOR);
-        let children = names.iter().any(|n| n.starts_with(&prefix));
+        let children = all.iter().any(|n| n.starts_with(&prefix));
         let mut attrs = vec![if children {
             "\\HasChildren"
         } else {
@@ -86,7 +87,7 @@ pub fn render(
         }
         let name = if is_inbox(&e.name) { "INBOX" } else { &e.name };
         out.push_str(&format!("* {command} ({}) \"/\" ", attrs.join(" ")));
-        push_string(&mut out, name);
+        names.push(&mut out, name);
         out.push_str("\r\n");
     }
     out
@@ -109,8 +110,10 @@ pub struct Listed {
 
 /// The names an extended LIST returns, in name order, each with its `* LIST` line
 /// (RFC 5258 §3). `subs` are the subscriptions (needed when either option names
-/// SUBSCRIBED); an empty pattern gives the root line of RFC 3501 §6.3.8.
+/// SUBSCRIBED); an empty pattern gives the root line of RFC 3501 §6.3.8. Names are
+/// matched as stored and spelled by `names` in the lines.
 pub fn list_extended(
+    names: NameCodec,
     reference: &str,
     patterns: &[String],
     select: SelectOpts,
@@ -194,7 +197,7 @@ pub fn list_extended(
             attrs.push("\\Subscribed");
         }
         let mut line = format!("* LIST ({}) \"/\" ", attrs.join(" "));
-        push_string(&mut line, &name);
+        names.push(&mut line, &name);
         if childinfo {
             // RFC 5258 §3.5: CHILDINFO names the criteria a descendant meets.
             let base: Vec<&str> = [

@@ -167,8 +167,8 @@ pub fn split_list(cmd: &[u8]) -> ListSplit {
 }
 
 /// Decodes one raw pattern token (quoted, literal or atom) with imap-codec's
-/// `list-mailbox` grammar; `None` if it is not one.
-pub fn decode_pattern(raw: &[u8]) -> Option<String> {
+/// `list-mailbox` grammar, to the pattern's octets; `None` if it is not one.
+pub fn decode_pattern(raw: &[u8]) -> Option<Vec<u8>> {
     let mut cmd = b"x LIST \"\" ".to_vec();
     cmd.extend_from_slice(raw);
     cmd.extend_from_slice(b"\r\n");
@@ -419,10 +419,22 @@ mod tests {
 
     #[test]
     fn patterns_decode_through_imap_codec() {
-        assert_eq!(decode_pattern(b"Sent*").as_deref(), Some("Sent*"));
-        assert_eq!(decode_pattern(b"\"a b%\"").as_deref(), Some("a b%"));
-        assert_eq!(decode_pattern(b"{3}\r\na b").as_deref(), Some("a b"));
-        assert_eq!(decode_pattern(b"\"\\\"q\"").as_deref(), Some("\"q"));
+        assert_eq!(
+            decode_pattern(b"Sent*").as_deref(),
+            Some("Sent*".as_bytes())
+        );
+        assert_eq!(
+            decode_pattern(b"\"a b%\"").as_deref(),
+            Some("a b%".as_bytes())
+        );
+        assert_eq!(
+            decode_pattern(b"{3}\r\na b").as_deref(),
+            Some("a b".as_bytes())
+        );
+        assert_eq!(
+            decode_pattern(b"\"\\\"q\"").as_deref(),
+            Some("\"q".as_bytes())
+        );
         assert_eq!(decode_pattern(b"a\"b"), None);
         assert_eq!(decode_pattern(b"\xff"), None);
     }

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use super::list::{list_extended, Listed};
 use super::list_args::{ReturnOpts, SelectOpts};
 use super::machine::{Awaiting, Session};
+use super::names::NameCodec;
 use super::{Reply, Request, StoreErrorKind};
-use crate::protocol::imap::wire::push_string;
 use crate::storage::{MailboxEntry, MailboxInfo, MessageMeta};
 
 /// A LIST command in progress.
@@ -42,7 +42,9 @@ impl ListJob {
 /// The `* STATUS name (...)` line for `items`; RECENT, UNSEEN, SIZE and DELETED count
 /// `messages`
 /// (`None`: none known, counted as 0; callers pass them whenever those items are asked).
+/// The name is spelled by `names`.
 pub fn status_line(
+    names: NameCodec,
     name: &str,
     items: &[&str],
     info: &MailboxInfo,
@@ -76,7 +78,7 @@ pub fn status_line(
         })
         .collect();
     let mut t = "* STATUS ".to_owned();
-    push_string(&mut t, name);
+    names.push(&mut t, name);
     t.push_str(&format!(" ({})\r\n", values.join(" ")));
     t
 }
@@ -118,6 +120,7 @@ impl Session {
         mut job: ListJob,
         result: Result<Reply, StoreErrorKind>,
     ) {
+        let names = NameCodec::for_session(self.rev2);
         if let Some(name) = job.status_of.take() {
             // RFC 5819 §2: a mailbox whose status cannot be read gets no STATUS line.
             if let Ok(Reply::Mailbox {
@@ -127,6 +130,7 @@ impl Session {
             }) = result
             {
                 let line = status_line(
+                    names,
                     &name,
                     &job.ret.status,
                     &info,
@@ -153,6 +157,7 @@ impl Session {
         }
         let rows = job.rows.get_or_insert_with(|| {
             list_extended(
+                names,
                 &job.reference,
                 &job.patterns,
                 job.select,
@@ -176,7 +181,7 @@ impl Session {
                 self.storage(request, Awaiting::ListExt(Box::new(job)));
                 return;
             }
-            let line = status_line(&row.name, &job.ret.status, &info, None);
+            let line = status_line(names, &row.name, &job.ret.status, &info, None);
             self.out.extend_from_slice(line.as_bytes());
         }
         self.complete(&job.tag, "OK LIST completed", true);

@@ -7,8 +7,8 @@
 //! `ENABLE IMAP4rev2` gets its behaviour (Appendix E): no `\Recent` flag, no `* n RECENT`
 //! and no `[UNSEEN n]` in SELECT, the selected mailbox's `* LIST` line in SELECT, and
 //! SEARCH answered with ESEARCH. STATUS SIZE and DELETED and `SEARCH RETURN (SAVE)` with
-//! `$` work in both modes. Mailbox names are not converted: a rev2 client sees them as
-//! stored (modified UTF-7 when a rev1 client made them), not as UTF-8 (§5.1).
+//! `$` work in both modes. Mailbox names are stored in UTF-8 and travel as UTF-8 after
+//! `ENABLE IMAP4rev2` (§5.1), as modified UTF-7 before (RFC 3501 §5.1.3; [`names`]).
 //!
 //! Bytes go in through [`Session::receive`]; [`Session::next_action`] hands out what the
 //! connection actor must do: write bytes, read more, check credentials, run a storage
@@ -19,6 +19,7 @@
 //!
 //! Layout: [`framer`] cuts input into commands (lines plus literals, bounded),
 //! [`convert`] maps imap-codec's syntax tree to ours, [`view`] is the selected mailbox,
+//! [`names`] spells mailbox names for the session,
 //! [`list`] does LIST pattern matching and the LIST-EXTENDED selection, [`list_args`]
 //! cuts out LIST-EXTENDED selection/return options and pattern lists, [`list_status`] runs
 //! LIST in steps (subscriptions, LIST-STATUS counters), [`esearch`] cuts out SEARCH
@@ -51,6 +52,7 @@ pub mod list_args;
 pub mod list_status;
 mod literal;
 pub mod machine;
+pub mod names;
 pub mod qresync;
 pub mod searchres;
 pub mod view;
@@ -61,6 +63,8 @@ mod tests;
 mod tests_fetch;
 #[cfg(test)]
 mod tests_literal;
+#[cfg(test)]
+mod tests_names;
 #[cfg(test)]
 mod tests_qresync;
 #[cfg(test)]
