@@ -17,6 +17,9 @@ use super::{RecipientUpdate, StoreError};
 /// Nobody waits on them but the queue manager, which batches the reports meanwhile.
 const OUTCOME_LINGER: Duration = Duration::from_millis(5);
 
+/// Per item whether it changed anything, and the segments emptied on the way.
+type Applied = (Vec<Result<bool, StoreError>>, Vec<u64>);
+
 impl SledStore {
     /// Record remote outcomes in one transaction (each sled transaction writes and syncs
     /// its log twice, so one per item would cost two log writes per recipient), and one
@@ -51,11 +54,7 @@ impl SledStore {
     }
 
     /// The fallback of [`SledStore::update_recipients_impl`]: a transaction per item.
-    #[allow(clippy::type_complexity)]
-    fn update_each(
-        &self,
-        items: &[RecipientUpdate],
-    ) -> Result<(Vec<Result<bool, StoreError>>, Vec<u64>), StoreError> {
+    fn update_each(&self, items: &[RecipientUpdate]) -> Result<Applied, StoreError> {
         let mut results = Vec::with_capacity(items.len());
         let mut emptied = Vec::new();
         for item in items {

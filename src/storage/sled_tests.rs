@@ -356,12 +356,19 @@ fn lingering_commit_rides_on_another_flush() {
         let _ = done_tx.send(result.is_ok());
     });
     // Until the waiter has taken its ticket, a flush may not cover it: keep flushing
-    // until it reports back.
+    // until it reports back. A waiter never woken would sit out its hour: give up on it
+    // long before.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let answer = loop {
         store.durable_commit(Vec::new()).unwrap();
         match done_rx.recv_timeout(Duration::from_millis(50)) {
             Ok(ok) => break ok,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no flush released the lingering commit"
+                );
+            }
             Err(e) => panic!("waiter gone: {e}"),
         }
     };

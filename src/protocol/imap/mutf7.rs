@@ -6,6 +6,9 @@
 //! and `-`. [`decode`] accepts only the one spelling [`encode`] produces, so a name has a
 //! single wire form and two spellings can never reach the same mailbox.
 
+use base64::alphabet::Alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
 use thiserror::Error;
 
 /// Why octets are not modified UTF-7.
@@ -59,22 +62,23 @@ pub enum Mutf7Error {
     },
 }
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+/// RFC 3501 §5.1.3 "modified BASE64": `,` in place of `/`.
+const SYMBOLS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+/// Unpadded, and strict: a shift has one spelling, so stray trailing bits are refused.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &match Alphabet::new(SYMBOLS) {
+        Ok(alphabet) => alphabet,
+        Err(_) => panic!("the modified BASE64 alphabet is 64 distinct printable symbols"),
+    },
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
 
 fn is_direct(c: u32) -> bool {
     (0x20..=0x7e).contains(&c)
-}
-
-fn sextet(b: u8) -> Option<u32> {
-    let v = match b {
-        b'A'..=b'Z' => b - b'A',
-        b'a'..=b'z' => b - b'a' + 26,
-        b'0'..=b'9' => b - b'0' + 52,
-        b'+' => 62,
-        b',' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
 }
 
 /// Encodes a UTF-8 name in modified UTF-7.
@@ -101,22 +105,9 @@ fn flush_shift(out: &mut String, units: &mut Vec<u16>) {
     if units.is_empty() {
         return;
     }
+    let octets: Vec<u8> = units.drain(..).flat_map(u16::to_be_bytes).collect();
     out.push('&');
-    let (mut bits, mut nbits) = (0u32, 0u32);
-    for u in units.drain(..) {
-        bits = (bits << 16) | u32::from(u);
-        nbits += 16;
-        while nbits >= 6 {
-            nbits -= 6;
-            out.push(char::from(ALPHABET[((bits >> nbits) & 0x3f) as usize]));
-        }
-        bits &= (1 << nbits) - 1;
-    }
-    if nbits > 0 {
-        out.push(char::from(
-            ALPHABET[((bits << (6 - nbits)) & 0x3f) as usize],
-        ));
-    }
+    BASE64.encode_string(octets, out);
     out.push('-');
 }
 
@@ -158,22 +149,18 @@ pub fn decode(input: &[u8]) -> Result<String, Mutf7Error> {
 
 /// Decodes the BASE64 between `&` (at `start`) and `-`.
 fn decode_shift(b64: &[u8], start: usize, out: &mut String) -> Result<(), Mutf7Error> {
-    let (mut bits, mut nbits) = (0u32, 0u32);
-    let mut units = Vec::with_capacity(b64.len() * 6 / 16);
-    for (k, &b) in b64.iter().enumerate() {
-        let v = sextet(b).ok_or(Mutf7Error::BadBase64 { at: start + 1 + k })?;
-        bits = (bits << 6) | v;
-        nbits += 6;
-        if nbits >= 16 {
-            nbits -= 16;
-            units.push(((bits >> nbits) & 0xffff) as u16);
-            bits &= (1 << nbits) - 1;
-        }
+    // Checked first so that a foreign octet is named as such, whatever else is wrong.
+    if let Some(k) = b64.iter().position(|b| !SYMBOLS.as_bytes().contains(b)) {
+        return Err(Mutf7Error::BadBase64 { at: start + 1 + k });
     }
-    // Shortest form: fewer than 6 bits left over, and all of them zero.
-    if nbits >= 6 || bits != 0 || units.is_empty() {
-        return Err(Mutf7Error::BadPadding { at: start });
-    }
+    // Shortest form: whole UTF-16 units, padding bits zero.
+    let octets = match BASE64.decode(b64) {
+        Ok(octets) if !octets.is_empty() && octets.len() % 2 == 0 => octets,
+        _ => return Err(Mutf7Error::BadPadding { at: start }),
+    };
+    let units = octets
+        .chunks_exact(2)
+        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
     for c in char::decode_utf16(units) {
         let c = c.map_err(|_| Mutf7Error::BadUtf16 { at: start })?;
         if is_direct(u32::from(c)) {
